@@ -1,0 +1,116 @@
+"""`millivid bench env`: VoxelWorld speed against Crafter measured in the same run."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from millivid_env.bench.timing import machine, rate
+from millivid_env.envs.actions import HOLD_TICKS, MACRO_ACTIONS, macro_tick_action
+from millivid_env.envs.make import make_env
+from millivid_env.world import Camera, World
+
+TARGET_64_VS_CRAFTER = 3.0
+TARGET_256_VS_CRAFTER = 0.5
+BATCH = 16
+
+
+@dataclass(frozen=True)
+class EnvBenchConfig:
+    seconds: float = 5.0  # wall-clock budget per measurement
+    seed: int = 0
+
+
+def _stepper(env, actions: list[Any]) -> Callable[[], None]:
+    """A closure stepping `env` through pre-drawn actions, so policy cost stays out of the figure."""
+    it = iter(())
+
+    def step() -> None:
+        nonlocal it
+        action = next(it, None)
+        if action is None:
+            it = iter(actions)
+            action = next(it)
+        env.step(action)
+
+    return step
+
+
+def walking_actions(n: int, seed: int) -> list[dict[str, Any]]:
+    """Per-tick Dict actions of a random macro walk (70% forward+jump), as collection produces."""
+    macros = np.random.default_rng(seed).choice(len(MACRO_ACTIONS), n // HOLD_TICKS + 1, p=[0.7, 0.15, 0.15])
+    return [macro_tick_action(int(m)) for m in macros for _ in range(HOLD_TICKS)][:n]
+
+
+def voxel_steps_per_second(env_id: str, size: tuple[int, int], cfg: EnvBenchConfig) -> float:
+    env = make_env(env_id, size=size)
+    env.reset(seed=cfg.seed)
+    actions = walking_actions(2048, cfg.seed) if env_id.endswith("VoxelWorld-v0") else list(np.random.default_rng(cfg.seed).integers(0, 3, 512))
+    return rate(_stepper(env.unwrapped, actions), cfg.seconds)
+
+
+def batch_frames_per_second(cfg: EnvBenchConfig) -> float:
+    """Frames/s rendering BATCH different worlds together in one kernel call."""
+    worlds = [World.generate(cfg.seed + i) for i in range(BATCH)]
+    blocks = np.stack([w.blocks for w in worlds])
+    occ = np.stack([w.occupancy for w in worlds])
+    rng = np.random.default_rng(cfg.seed)
+    poses = np.array([[*w.spawn_point(rng), 0.0, 0.0] for w in worlds])
+    camera = Camera(size=(64, 64))
+
+    def render() -> None:
+        poses[:, 3] += 7.0
+        camera.render(blocks, occ, poses)
+
+    return BATCH * rate(render, cfg.seconds)
+
+
+def crafter_steps_per_second(cfg: EnvBenchConfig) -> float:
+    try:
+        import crafter
+    except ImportError:
+        raise ValueError("the reference needs Crafter: pip install 'millivid-env[dev]' (or pip install crafter)") from None
+    env = crafter.Env(size=(64, 64), seed=cfg.seed)
+    env.reset()
+    actions = list(np.random.default_rng(cfg.seed).integers(0, env.action_space.n, 512))
+    it = iter(actions)
+
+    def step() -> None:
+        nonlocal it
+        a = next(it, None)
+        if a is None:
+            it = iter(actions)
+            a = next(it)
+        if env.step(a)[2]:
+            env.reset()
+
+    return rate(step, cfg.seconds)
+
+
+def run_env_bench(cfg: EnvBenchConfig = EnvBenchConfig()) -> dict[str, Any]:
+    crafter = crafter_steps_per_second(cfg)
+    voxel64 = voxel_steps_per_second("millivid/VoxelWorld-v0", (64, 64), cfg)
+    voxel256 = voxel_steps_per_second("millivid/VoxelWorld-v0", (256, 256), cfg)
+    loop64 = voxel_steps_per_second("millivid/VoxelLoop-v0", (64, 64), cfg)
+    batch = batch_frames_per_second(cfg)
+    return {
+        "machine": machine(),
+        "seconds_per_measurement": cfg.seconds,
+        "steps_per_second": {
+            "crafter_64": crafter,
+            "voxel_world_64": voxel64,
+            "voxel_world_256": voxel256,
+            "voxel_loop_64 (9 ticks per step)": loop64,
+        },
+        "batch16_frames_per_second_64": batch,
+        "ratios_vs_crafter_64": {
+            "voxel_world_64": voxel64 / crafter,
+            "voxel_world_256": voxel256 / crafter,
+            "batch16_64": batch / crafter,
+        },
+        "targets": {
+            "voxel_world_64 >= 3x crafter": voxel64 / crafter >= TARGET_64_VS_CRAFTER,
+            "voxel_world_256 >= 0.5x crafter": voxel256 / crafter >= TARGET_256_VS_CRAFTER,
+        },
+    }

@@ -1,0 +1,30 @@
+"""Shared timing helpers: warm up, then count calls for a fixed wall-clock budget."""
+from __future__ import annotations
+
+import os
+import platform
+import time
+from typing import Callable
+
+
+def rate(fn: Callable[[], object], seconds: float, warmup: int = 3) -> float:
+    """Calls of `fn` per second over at least `seconds` (after `warmup` untimed calls)."""
+    for _ in range(warmup):
+        fn()
+    calls, start = 0, time.perf_counter()
+    while (elapsed := time.perf_counter() - start) < seconds:
+        fn()
+        calls += 1
+    return calls / elapsed
+
+
+def machine() -> dict[str, object]:
+    import numba
+
+    return {
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpus": os.cpu_count(),
+        "numba_threads": numba.get_num_threads(),
+        "python": platform.python_version(),
+    }

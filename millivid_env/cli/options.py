@@ -1,0 +1,22 @@
+"""Argument types shared by subcommands."""
+from __future__ import annotations
+
+import argparse
+
+
+def size(text: str) -> tuple[int, int]:
+    """'64' or '64x96' -> (H, W)."""
+    try:
+        parts = [int(p) for p in text.lower().split("x")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"size must look like 64 or 64x96, got {text!r}") from None
+    if len(parts) not in (1, 2):
+        raise argparse.ArgumentTypeError(f"size must look like 64 or 64x96, got {text!r}")
+    return (parts[0], parts[-1])
+
+
+def non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value

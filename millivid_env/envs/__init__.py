@@ -1,0 +1,14 @@
+"""Gymnasium envs: the embedded voxel world, its macro-action variant and the MineRL adapter."""
+from gymnasium.envs.registration import register, registry
+
+ENV_IDS = {
+    "millivid/VoxelWorld-v0": "millivid_env.envs.voxel_world:VoxelWorldEnv",
+    "millivid/VoxelLoop-v0": "millivid_env.envs.voxel_world:VoxelLoopEnv",
+    "millivid/MineRL-v0": "millivid_env.envs.minerl_adapter:MineRLEnv",
+}
+
+
+def register_envs() -> None:
+    for env_id, entry_point in ENV_IDS.items():
+        if env_id not in registry:
+            register(env_id, entry_point=entry_point)

@@ -1,0 +1,222 @@
+"""Voxel ray traversal (Amanatides-Woo DDA) and the first-person renderer, as numba kernels.
+
+Coordinates follow Minecraft: x east, y up, z south; yaw 0 looks along +z, yaw 90 along -x;
+positive pitch looks down. `blocks` is indexed [x, y, z].
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from millivid_env.world.blocks import WATER
+
+SKY_ZENITH = (0.40, 0.58, 0.88)
+SKY_HORIZON = (0.70, 0.80, 0.93)
+# Minecraft-like face shading: lit tops, darker sides, darkest undersides.
+FACE_SHADE = (0.80, 1.00, 0.66)  # x faces, top (y faces), z faces
+BOTTOM_SHADE = 0.50
+TEXELS_PER_FACE = 8
+TEXTURE_CONTRAST = 0.07
+CHUNK_BITS = 2
+CHUNK = 1 << CHUNK_BITS  # side of the empty-space skipping grid, in blocks
+MAX_LEAP = 8  # largest empty box, in chunks, that the distance field records
+
+
+@njit(cache=True, inline="always")
+def view_direction(yaw_deg: float, pitch_deg: float) -> tuple[float, float, float]:
+    yaw, pitch = math.radians(yaw_deg), math.radians(pitch_deg)
+    return -math.sin(yaw) * math.cos(pitch), -math.sin(pitch), math.cos(yaw) * math.cos(pitch)
+
+
+def _grow_distance(filled: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
+    """Chebyshev distance (over `axes`, capped at MAX_LEAP) from each empty cell to a filled one."""
+    dist = np.zeros(filled.shape, np.uint8)
+    for _ in range(MAX_LEAP):
+        dist[~filled] += 1
+        for axis in axes:
+            grown = filled.copy()
+            lo, hi = [slice(None)] * 3, [slice(None)] * 3
+            lo[axis], hi[axis] = slice(1, None), slice(None, -1)
+            grown[tuple(lo)] |= filled[tuple(hi)]
+            grown[tuple(hi)] |= filled[tuple(lo)]
+            filled = grown
+    return dist
+
+
+def chunk_distance(blocks: np.ndarray) -> np.ndarray:
+    """(X, Y, Z) blocks -> (2, X/CHUNK, Y/CHUNK, Z/CHUNK) uint8 empty-space distance fields.
+
+    Field 0: 0 marks a chunk holding blocks; k > 0 means every chunk within Chebyshev distance
+    k - 1 is empty, so a ray may leave that whole box in one leap. Field 1 is the same for boxes
+    open to the sky (the chunk's layer and all above it): horizon and sky rays skim over hills
+    in a few long leaps instead of many short ones.
+    """
+    sx, sy, sz = blocks.shape
+    c = CHUNK
+    filled = blocks.reshape(sx // c, c, sy // c, c, sz // c, c).any(axis=(1, 3, 5))
+    filled_above = np.flip(np.logical_or.accumulate(np.flip(filled, 1), axis=1), 1)
+    return np.stack([_grow_distance(filled, (0, 1, 2)), _grow_distance(filled_above, (0, 2))])
+
+
+@njit(cache=True, fastmath=True, error_model="numpy")
+def trace_ray(blocks, occ, ox, oy, oz, dx, dy, dz, max_dist, skip_id):
+    """March from (ox, oy, oz) along unit (dx, dy, dz) until a block other than air/`skip_id`.
+
+    `occ` is chunk_distance(blocks): empty space is crossed in leaps. Returns (block_id,
+    distance, axis, sign_of_step, vx, vy, vz); block_id 0 means nothing was hit within
+    `max_dist` or the ray left the world.
+    """
+    sx, sy, sz = blocks.shape
+    step_x = 1 if dx > 0 else -1
+    step_y = 1 if dy > 0 else -1
+    step_z = 1 if dz > 0 else -1
+    # Signed inverse directions; an axis the ray does not move along is never crossed.
+    ix = 1.0 / dx if dx != 0 else 1e30
+    iy = 1.0 / dy if dy != 0 else 1e30
+    iz = 1.0 / dz if dz != 0 else 1e30
+    # t between successive planes of one axis, and offsets turning a voxel index into the t of
+    # its exit plane (used to restart stepping after a leap).
+    gx, gy, gz = abs(ix), abs(iy), abs(iz)
+    ex, ey, ez = (1 if dx > 0 else 0) - ox, (1 if dy > 0 else 0) - oy, (1 if dz > 0 else 0) - oz
+    vx, vy, vz = int(math.floor(ox)), int(math.floor(oy)), int(math.floor(oz))
+    nx, ny, nz = (vx + ex) * ix, (vy + ey) * iy, (vz + ez) * iz
+    rising = dy >= 0
+    t = 0.0
+    axis = 1
+    known_chunk = -1  # the filled chunk we are stepping through; its fields need no new look
+    while t <= max_dist:
+        if vx < 0 or vx >= sx or vz < 0 or vz >= sz or vy < 0 or vy >= sy:
+            return 0, max_dist, axis, 0, vx, vy, vz
+        cx, cy, cz = vx >> CHUNK_BITS, vy >> CHUNK_BITS, vz >> CHUNK_BITS
+        chunk = (cx * sy + cy) * sz + cz
+        if chunk == known_chunk:
+            leap = 0
+        # Prefer the box open to the sky (a rising ray leaves it only by its sides, a falling one
+        # also through this chunk layer's floor); otherwise the empty cube around the chunk.
+        else:
+            leap = np.int64(occ[1, cx, cy, cz])
+            if leap > 0:
+                y_plane = sy if rising else cy * CHUNK
+            else:
+                leap = np.int64(occ[0, cx, cy, cz])
+                y_plane = (cy + leap) * CHUNK if rising else (cy + 1 - leap) * CHUNK
+                known_chunk = chunk if leap == 0 else -1
+        if leap > 0:
+            tx = ((cx + (leap if dx > 0 else 1 - leap)) * CHUNK - ox) * ix
+            tz = ((cz + (leap if dz > 0 else 1 - leap)) * CHUNK - oz) * iz
+            ty = (y_plane - oy) * iy
+            if tx < ty and tx < tz:
+                t, axis = tx, 0
+                vx = int(math.floor(ox + dx * t + 0.5 * step_x))
+                vy, vz = int(math.floor(oy + dy * t)), int(math.floor(oz + dz * t))
+            elif ty < tz:
+                t, axis = ty, 1
+                vy = int(math.floor(oy + dy * t + 0.5 * step_y))
+                vx, vz = int(math.floor(ox + dx * t)), int(math.floor(oz + dz * t))
+            else:
+                t, axis = tz, 2
+                vz = int(math.floor(oz + dz * t + 0.5 * step_z))
+                vx, vy = int(math.floor(ox + dx * t)), int(math.floor(oy + dy * t))
+            nx, ny, nz = (vx + ex) * ix, (vy + ey) * iy, (vz + ez) * iz
+            continue
+        block = blocks[vx, vy, vz]
+        if block != 0 and block != skip_id:
+            sign = step_x if axis == 0 else (step_y if axis == 1 else step_z)
+            return block, t, axis, sign, vx, vy, vz
+        if nx < ny and nx < nz:
+            t, axis = nx, 0
+            nx += gx
+            vx += step_x
+        elif ny < nz:
+            t, axis = ny, 1
+            ny += gy
+            vy += step_y
+        else:
+            t, axis = nz, 2
+            nz += gz
+            vz += step_z
+    return 0, max_dist, axis, 0, vx, vy, vz
+
+
+@njit(cache=True, inline="always")
+def _texel_noise(vx, vy, vz, axis, u, v):
+    # A fixed hash of (voxel, face, texel): gives blocks a stable Minecraft-like grain.
+    h = (vx * 73856093) ^ (vy * 19349663) ^ (vz * 83492791) ^ (axis * 2654435761)
+    h ^= (int(u * TEXELS_PER_FACE) * 374761393) ^ (int(v * TEXELS_PER_FACE) * 668265263)
+    h = (h ^ (h >> 13)) * 1274126177
+    return ((h >> 8) & 0xFF) / 127.5 - 1.0
+
+
+@njit(cache=True, inline="always")
+def _shade_pixel(palette, block, dist, axis, sign, vx, vy, vz, ox, oy, oz, dx, dy, dz, fog_start, max_dist):
+    """Colour (r, g, b) in [0, 1] of a ray's hit: face shade, texel grain and distance fog."""
+    hr, hg, hb = SKY_HORIZON
+    if block == 0:
+        zr, zg, zb = SKY_ZENITH
+        up = max(dy, 0.0)
+        return hr + (zr - hr) * up, hg + (zg - hg) * up, hb + (zb - hb) * up
+    hx, hy, hz = ox + dx * dist, oy + dy * dist, oz + dz * dist
+    if axis == 0:
+        u, v, shade = hz - math.floor(hz), hy - math.floor(hy), FACE_SHADE[0]
+    elif axis == 1:
+        u, v, shade = hx - math.floor(hx), hz - math.floor(hz), BOTTOM_SHADE if sign > 0 else FACE_SHADE[1]
+    else:
+        u, v, shade = hx - math.floor(hx), hy - math.floor(hy), FACE_SHADE[2]
+    shade *= 1.0 + TEXTURE_CONTRAST * _texel_noise(vx, vy, vz, axis, u, v)
+    fog = min(max((dist - fog_start) / (max_dist - fog_start), 0.0), 1.0)
+    lit = shade * (1.0 - fog)
+    return palette[block, 0] * lit + hr * fog, palette[block, 1] * lit + hg * fog, palette[block, 2] * lit + hb * fog
+
+
+@njit(cache=True, inline="always")
+def _to_byte(value):
+    return np.uint8(min(value, 1.0) * 255.0 + 0.5)
+
+
+@njit(cache=True, inline="always")
+def row_stride(height):
+    stride = int(height * 0.618) | 1
+    while math.gcd(stride, height) != 1:
+        stride += 2
+    return stride
+
+
+@njit(cache=True, parallel=True, fastmath=True, error_model="numpy")
+def render_views(blocks, occ, cameras, palette, rgb, depth, block_id, tan_half_fov, max_dist, fog_start):
+    """Render B views at once; blocks (B, X, Y, Z) uint8 with their chunk_distance fields,
+    cameras (B, 5) as (x, eye_y, z, yaw, pitch).
+
+    Writes rgb (B, H, W, 3) uint8, depth (B, H, W) float32 in blocks along the ray (sky = max_dist),
+    block_id (B, H, W) uint8 (sky = 0).
+    """
+    n_views, height, width = depth.shape
+    aspect = width / height
+    # Each thread gets a contiguous range of `row`; scattering rows over the image with a stride
+    # coprime to the height gives every thread its share of cheap sky and costly ground.
+    stride = row_stride(height)
+    for row in prange(n_views * height):
+        b, i = row // height, (row % height) * stride % height
+        ox, oy, oz, yaw, pitch = cameras[b, 0], cameras[b, 1], cameras[b, 2], cameras[b, 3], cameras[b, 4]
+        fx, fy, fz = view_direction(yaw, pitch)
+        ry, rp = math.radians(yaw), math.radians(pitch)
+        rx, rz = -math.cos(ry), -math.sin(ry)
+        ux, uy, uz = -math.sin(ry) * math.sin(rp), math.cos(rp), math.cos(ry) * math.sin(rp)
+        world, world_occ = blocks[b], occ[b]
+        # From inside water, see through it (tinted) instead of hitting the voxel we stand in.
+        inside = world[int(math.floor(ox)), int(math.floor(oy)), int(math.floor(oz))]
+        skip = WATER if inside == WATER else -1
+        v = (1.0 - 2.0 * (i + 0.5) / height) * tan_half_fov
+        for j in range(width):
+            u = (2.0 * (j + 0.5) / width - 1.0) * tan_half_fov * aspect
+            dx, dy, dz = fx + u * rx + v * ux, fy + v * uy, fz + u * rz + v * uz
+            inv_norm = 1.0 / math.sqrt(dx * dx + dy * dy + dz * dz)
+            dx, dy, dz = dx * inv_norm, dy * inv_norm, dz * inv_norm
+            block, dist, axis, sign, vx, vy, vz = trace_ray(world, world_occ, ox, oy, oz, dx, dy, dz, max_dist, skip)
+            r, g, bl = _shade_pixel(palette, block, dist, axis, sign, vx, vy, vz, ox, oy, oz, dx, dy, dz, fog_start, max_dist)
+            if skip == WATER:
+                r, g = r * 0.45, g * 0.6
+            rgb[b, i, j, 0], rgb[b, i, j, 1], rgb[b, i, j, 2] = _to_byte(r), _to_byte(g), _to_byte(bl)
+            depth[b, i, j] = dist
+            block_id[b, i, j] = block

@@ -1,0 +1,94 @@
+"""A voxel world: the block array, its landmarks, and the edits a player can make to it."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from millivid_env.world.blocks import AIR, WATER, block_table
+from millivid_env.world.physics import box_hits_solid
+from millivid_env.world.raycast import CHUNK, chunk_distance, trace_ray, view_direction
+from millivid_env.world.worldgen import Landmark, WorldConfig, generate
+
+REACH = 4.5  # blocks, as in survival Minecraft
+
+
+@dataclass
+class World:
+    seed: int
+    config: WorldConfig
+    blocks: np.ndarray  # (X, Y, Z) uint8
+    height: np.ndarray  # (X, Z) int32 surface height at generation time
+    landmarks: tuple[Landmark, ...]
+    occupancy: np.ndarray = field(default=None)  # chunk_distance(blocks), kept in step with edits
+    edits: int = 0
+
+    def __post_init__(self) -> None:
+        if self.occupancy is None:
+            self.occupancy = chunk_distance(self.blocks)
+
+    @classmethod
+    def generate(cls, seed: int, config: WorldConfig = WorldConfig()) -> "World":
+        blocks, height, landmarks = generate(seed, config)
+        return cls(seed, config, blocks, height, landmarks)
+
+    def copy(self) -> "World":
+        return World(self.seed, self.config, self.blocks.copy(), self.height, self.landmarks, self.occupancy.copy(), self.edits)
+
+    def standing_y(self, x: float, z: float) -> float:
+        """Feet height on the highest solid block of column (x, z), above water if any."""
+        column = self.blocks[int(x), :, int(z)]
+        solid = block_table().solid[column] | (column == WATER)
+        return float(np.nonzero(solid)[0].max() + 1)
+
+    def spawn_point(self, rng: np.random.Generator) -> tuple[float, float, float]:
+        """A dry spot near the middle of the world, with room to stand."""
+        sx, _, sz = self.config.size
+        for _ in range(256):
+            x, z = rng.uniform(sx * 0.35, sx * 0.65), rng.uniform(sz * 0.35, sz * 0.65)
+            y = self.standing_y(x, z)
+            column = self.blocks[int(x), :, int(z)]
+            if column[int(y) - 1] != WATER and not box_hits_solid(self.blocks, block_table().solid, x, y, z):
+                return x, y, z
+        return sx / 2 + 0.5, self.standing_y(sx / 2, sz / 2), sz / 2 + 0.5
+
+    def target(self, eye: tuple[float, float, float], yaw: float, pitch: float, reach: float = REACH):
+        """The block under the crosshair: (voxel, face normal) or None when nothing is in reach."""
+        d = view_direction(yaw, pitch)
+        block, _, axis, sign, vx, vy, vz = trace_ray(self.blocks, self.occupancy, *eye, *d, reach, WATER)
+        if block == AIR:
+            return None
+        normal = [0, 0, 0]
+        normal[axis] = -sign
+        return (vx, vy, vz), tuple(normal)
+
+    def break_block(self, eye, yaw: float, pitch: float) -> bool:
+        hit = self.target(eye, yaw, pitch)
+        if hit is None or not block_table().breakable[self.blocks[hit[0]]]:
+            return False
+        self._set(hit[0], AIR)
+        return True
+
+    def place_block(self, eye, yaw: float, pitch: float, block: int, feet: tuple[float, float, float]) -> bool:
+        """Place `block` against the targeted face, unless it would overlap the player."""
+        hit = self.target(eye, yaw, pitch)
+        if hit is None:
+            return False
+        cell = tuple(int(c + n) for c, n in zip(hit[0], hit[1]))
+        if not all(0 <= c < s for c, s in zip(cell, self.blocks.shape)) or self.blocks[cell] not in (AIR, WATER):
+            return False
+        previous = self.blocks[cell]
+        self.blocks[cell] = block
+        if box_hits_solid(self.blocks, block_table().solid, *feet):
+            self.blocks[cell] = previous
+            return False
+        self._set(cell, block)
+        return True
+
+    def _set(self, cell: tuple[int, int, int], block: int) -> None:
+        self.blocks[cell] = block
+        # The distance fields only change when a chunk turns empty or stops being empty.
+        chunk = tuple(slice(c - c % CHUNK, c - c % CHUNK + CHUNK) for c in cell)
+        if bool(self.blocks[chunk].any()) != (self.occupancy[(0, *(c // CHUNK for c in cell))] == 0):
+            self.occupancy[...] = chunk_distance(self.blocks)
+        self.edits += 1
