@@ -54,14 +54,14 @@ def batch_frames_per_second(cfg: EnvBenchConfig) -> float:
     """Frames/s rendering BATCH different worlds together in one kernel call."""
     worlds = [World.generate(cfg.seed + i) for i in range(BATCH)]
     blocks = np.stack([w.blocks for w in worlds])
-    occ = np.stack([w.occupancy for w in worlds])
+    cubes, sky = np.stack([w.cubes for w in worlds]), np.stack([w.sky for w in worlds])
     rng = np.random.default_rng(cfg.seed)
     poses = np.array([[*w.spawn_point(rng), 0.0, 0.0] for w in worlds])
     camera = Camera(size=(64, 64))
 
     def render() -> None:
         poses[:, 3] += 7.0
-        camera.render(blocks, occ, poses)
+        camera.render(blocks, cubes, sky, poses)
 
     return BATCH * rate(render, cfg.seconds)
 

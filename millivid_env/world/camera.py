@@ -34,20 +34,20 @@ class Camera:
         if not 10.0 <= self.fov <= 150.0:
             raise ValueError(f"fov must be within [10, 150] degrees, got {self.fov!r}")
 
-    def render(self, blocks: np.ndarray, occ: np.ndarray, poses: np.ndarray) -> Frames:
-        """B worlds (blocks (B, X, Y, Z) and their World.occupancy fields stacked) seen from feet
-        poses (B, 5) as (x, y, z, yaw, pitch) -> Frames."""
+    def render(self, blocks: np.ndarray, cubes: np.ndarray, sky: np.ndarray, poses: np.ndarray) -> Frames:
+        """B worlds (blocks (B, X, Y, Z) and their World.cubes / World.sky fields, stacked) seen
+        from feet poses (B, 5) as (x, y, z, yaw, pitch) -> Frames."""
         n = len(poses)
         cameras = np.array(poses, np.float64).reshape(n, 5).copy()
         cameras[:, 1] += EYE_HEIGHT
         h, w = self.size
         frames = Frames(np.empty((n, h, w, 3), np.uint8), np.empty((n, h, w), np.float32), np.empty((n, h, w), np.uint8))
         render_views(
-            blocks, occ, cameras, block_table().palette, frames.rgb, frames.depth, frames.block_id,
+            blocks, cubes, sky, cameras, block_table().palette, frames.rgb, frames.depth, frames.block_id,
             math.tan(math.radians(self.fov) / 2), self.view_distance, self.view_distance * self.fog_start,
         )
         return frames
 
     def render_world(self, world: World, pose: np.ndarray) -> Frames:
         """One view of `world` from feet pose (5,) -> Frames with a batch of one."""
-        return self.render(world.blocks[None], world.occupancy[None], np.asarray(pose)[None])
+        return self.render(world.blocks[None], world.cubes[None], world.sky[None], np.asarray(pose)[None])

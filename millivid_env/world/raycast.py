@@ -45,26 +45,29 @@ def _grow_distance(filled: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
     return dist
 
 
-def chunk_distance(blocks: np.ndarray) -> np.ndarray:
-    """(X, Y, Z) blocks -> (2, X/CHUNK, Y/CHUNK, Z/CHUNK) uint8 empty-space distance fields.
+def skip_fields(blocks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Empty-space distance fields of (X, Y, Z) blocks, for leaping rays (uint8, capped at MAX_LEAP).
 
-    Field 0: 0 marks a chunk holding blocks; k > 0 means every chunk within Chebyshev distance
-    k - 1 is empty, so a ray may leave that whole box in one leap. Field 1 is the same for boxes
-    open to the sky (the chunk's layer and all above it): horizon and sky rays skim over hills
-    in a few long leaps instead of many short ones.
+    cubes (X/CHUNK, Y/CHUNK, Z/CHUNK): 0 marks a chunk holding blocks; k > 0 means every chunk
+    within Chebyshev distance k - 1 is empty, so a ray may leave that whole box at once.
+    sky (X/CHUNK, Y, Z/CHUNK): per column of chunks and per voxel layer y, k > 0 means the
+    columns within distance k - 1 hold nothing at layer y or above. A ray leaves such a box open
+    to the sky only by its sides or, descending, through the floor of its voxel layer: rays that
+    graze the ground cover many blocks per leap.
     """
     sx, sy, sz = blocks.shape
     c = CHUNK
-    filled = blocks.reshape(sx // c, c, sy // c, c, sz // c, c).any(axis=(1, 3, 5))
-    filled_above = np.flip(np.logical_or.accumulate(np.flip(filled, 1), axis=1), 1)
-    return np.stack([_grow_distance(filled, (0, 1, 2)), _grow_distance(filled_above, (0, 2))])
+    columns = blocks.reshape(sx // c, c, sy, sz // c, c).any(axis=(1, 4))  # (X/c, Y, Z/c)
+    above = np.flip(np.logical_or.accumulate(np.flip(columns, 1), axis=1), 1)
+    cubes = columns.reshape(sx // c, sy // c, c, sz // c).any(axis=2)
+    return _grow_distance(cubes, (0, 1, 2)), _grow_distance(above, (0, 2))
 
 
 @njit(cache=True, fastmath=True, error_model="numpy")
-def trace_ray(blocks, occ, ox, oy, oz, dx, dy, dz, max_dist, skip_id):
+def trace_ray(blocks, cubes, sky, ox, oy, oz, dx, dy, dz, max_dist, skip_id):
     """March from (ox, oy, oz) along unit (dx, dy, dz) until a block other than air/`skip_id`.
 
-    `occ` is chunk_distance(blocks): empty space is crossed in leaps. Returns (block_id,
+    `cubes` and `sky` are skip_fields(blocks): empty space is crossed in leaps. Returns (block_id,
     distance, axis, sign_of_step, vx, vy, vz); block_id 0 means nothing was hit within
     `max_dist` or the ray left the world.
     """
@@ -93,14 +96,13 @@ def trace_ray(blocks, occ, ox, oy, oz, dx, dy, dz, max_dist, skip_id):
         chunk = (cx * sy + cy) * sz + cz
         if chunk == known_chunk:
             leap = 0
-        # Prefer the box open to the sky (a rising ray leaves it only by its sides, a falling one
-        # also through this chunk layer's floor); otherwise the empty cube around the chunk.
+        # Prefer the box open to the sky; otherwise the empty cube of chunks around this one.
         else:
-            leap = np.int64(occ[1, cx, cy, cz])
+            leap = np.int64(sky[cx, vy, cz])
             if leap > 0:
-                y_plane = sy if rising else cy * CHUNK
+                y_plane = sy if rising else vy
             else:
-                leap = np.int64(occ[0, cx, cy, cz])
+                leap = np.int64(cubes[cx, cy, cz])
                 y_plane = (cy + leap) * CHUNK if rising else (cy + 1 - leap) * CHUNK
                 known_chunk = chunk if leap == 0 else -1
         if leap > 0:
@@ -184,8 +186,8 @@ def row_stride(height):
 
 
 @njit(cache=True, parallel=True, fastmath=True, error_model="numpy")
-def render_views(blocks, occ, cameras, palette, rgb, depth, block_id, tan_half_fov, max_dist, fog_start):
-    """Render B views at once; blocks (B, X, Y, Z) uint8 with their chunk_distance fields,
+def render_views(blocks, cubes, sky, cameras, palette, rgb, depth, block_id, tan_half_fov, max_dist, fog_start):
+    """Render B views at once; blocks (B, X, Y, Z) uint8 with their skip_fields stacked,
     cameras (B, 5) as (x, eye_y, z, yaw, pitch).
 
     Writes rgb (B, H, W, 3) uint8, depth (B, H, W) float32 in blocks along the ray (sky = max_dist),
@@ -203,7 +205,7 @@ def render_views(blocks, occ, cameras, palette, rgb, depth, block_id, tan_half_f
         ry, rp = math.radians(yaw), math.radians(pitch)
         rx, rz = -math.cos(ry), -math.sin(ry)
         ux, uy, uz = -math.sin(ry) * math.sin(rp), math.cos(rp), math.cos(ry) * math.sin(rp)
-        world, world_occ = blocks[b], occ[b]
+        world, world_cubes, world_sky = blocks[b], cubes[b], sky[b]
         # From inside water, see through it (tinted) instead of hitting the voxel we stand in.
         inside = world[int(math.floor(ox)), int(math.floor(oy)), int(math.floor(oz))]
         skip = WATER if inside == WATER else -1
@@ -213,7 +215,7 @@ def render_views(blocks, occ, cameras, palette, rgb, depth, block_id, tan_half_f
             dx, dy, dz = fx + u * rx + v * ux, fy + v * uy, fz + u * rz + v * uz
             inv_norm = 1.0 / math.sqrt(dx * dx + dy * dy + dz * dz)
             dx, dy, dz = dx * inv_norm, dy * inv_norm, dz * inv_norm
-            block, dist, axis, sign, vx, vy, vz = trace_ray(world, world_occ, ox, oy, oz, dx, dy, dz, max_dist, skip)
+            block, dist, axis, sign, vx, vy, vz = trace_ray(world, world_cubes, world_sky, ox, oy, oz, dx, dy, dz, max_dist, skip)
             r, g, bl = _shade_pixel(palette, block, dist, axis, sign, vx, vy, vz, ox, oy, oz, dx, dy, dz, fog_start, max_dist)
             if skip == WATER:
                 r, g = r * 0.45, g * 0.6

@@ -7,7 +7,7 @@ import numpy as np
 
 from millivid_env.world.blocks import AIR, WATER, block_table
 from millivid_env.world.physics import box_hits_solid
-from millivid_env.world.raycast import CHUNK, chunk_distance, trace_ray, view_direction
+from millivid_env.world.raycast import CHUNK, skip_fields, trace_ray, view_direction
 from millivid_env.world.worldgen import Landmark, WorldConfig, generate
 
 REACH = 4.5  # blocks, as in survival Minecraft
@@ -20,12 +20,14 @@ class World:
     blocks: np.ndarray  # (X, Y, Z) uint8
     height: np.ndarray  # (X, Z) int32 surface height at generation time
     landmarks: tuple[Landmark, ...]
-    occupancy: np.ndarray = field(default=None)  # chunk_distance(blocks), kept in step with edits
+    # skip_fields(blocks), kept in step with every edit: the ray marcher's empty-space maps.
+    cubes: np.ndarray = field(default=None)
+    sky: np.ndarray = field(default=None)
     edits: int = 0
 
     def __post_init__(self) -> None:
-        if self.occupancy is None:
-            self.occupancy = chunk_distance(self.blocks)
+        if self.cubes is None:
+            self.cubes, self.sky = skip_fields(self.blocks)
 
     @classmethod
     def generate(cls, seed: int, config: WorldConfig = WorldConfig()) -> "World":
@@ -33,7 +35,8 @@ class World:
         return cls(seed, config, blocks, height, landmarks)
 
     def copy(self) -> "World":
-        return World(self.seed, self.config, self.blocks.copy(), self.height, self.landmarks, self.occupancy.copy(), self.edits)
+        return World(self.seed, self.config, self.blocks.copy(), self.height, self.landmarks,
+                     self.cubes.copy(), self.sky.copy(), self.edits)
 
     def standing_y(self, x: float, z: float) -> float:
         """Feet height on the highest solid block of column (x, z), above water if any."""
@@ -55,7 +58,7 @@ class World:
     def target(self, eye: tuple[float, float, float], yaw: float, pitch: float, reach: float = REACH):
         """The block under the crosshair: (voxel, face normal) or None when nothing is in reach."""
         d = view_direction(yaw, pitch)
-        block, _, axis, sign, vx, vy, vz = trace_ray(self.blocks, self.occupancy, *eye, *d, reach, WATER)
+        block, _, axis, sign, vx, vy, vz = trace_ray(self.blocks, self.cubes, self.sky, *eye, *d, reach, WATER)
         if block == AIR:
             return None
         normal = [0, 0, 0]
@@ -85,10 +88,18 @@ class World:
         self._set(cell, block)
         return True
 
+    def _column_top(self, cx: int, cz: int) -> int:
+        """Highest layer holding a block in chunk column (cx, cz), as the sky field records it."""
+        return int(np.nonzero(self.sky[cx, :, cz] == 0)[0].max(initial=-1))
+
     def _set(self, cell: tuple[int, int, int], block: int) -> None:
         self.blocks[cell] = block
-        # The distance fields only change when a chunk turns empty or stops being empty.
-        chunk = tuple(slice(c - c % CHUNK, c - c % CHUNK + CHUNK) for c in cell)
-        if bool(self.blocks[chunk].any()) != (self.occupancy[(0, *(c // CHUNK for c in cell))] == 0):
-            self.occupancy[...] = chunk_distance(self.blocks)
+        # The fields change only when a column of chunks gains or loses its top at some layer, or
+        # a chunk turns empty or filled; recomputing them then is cheap enough (edits are rare).
+        cx, cy, cz = (c // CHUNK for c in cell)
+        column = self.blocks[cx * CHUNK:(cx + 1) * CHUNK, :, cz * CHUNK:(cz + 1) * CHUNK]
+        column_top = int(np.nonzero(column.any(axis=(0, 2)))[0].max(initial=-1))
+        chunk_filled = bool(column[:, cy * CHUNK:(cy + 1) * CHUNK].any())
+        if chunk_filled != (self.cubes[cx, cy, cz] == 0) or column_top != self._column_top(cx, cz):
+            self.cubes[...], self.sky[...] = skip_fields(self.blocks)
         self.edits += 1
