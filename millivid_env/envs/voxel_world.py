@@ -24,7 +24,8 @@ class VoxelWorldEnv(gym.Env):
 
     Observation `{"pov": (H, W, 3) uint8}`; `info` holds `pose` (x, y, z, yaw, pitch) of the feet
     in blocks and degrees, `depth` (H, W) float32 blocks along each ray, `block_id` (H, W) uint8.
-    A world is generated per episode from the reset seed, or fixed by `world_seed`.
+    A world is generated per episode from the reset seed, or fixed by `world_seed`;
+    `reset(options={"pose": (x, y, z, yaw, pitch)})` starts from a chosen pose.
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 20}
@@ -65,10 +66,22 @@ class VoxelWorldEnv(gym.Env):
             self._pristine = World.generate(world_seed, self.world_config)
         self.world = self._pristine.copy()
         x, y, z = self.world.spawn_point(self.np_random)
-        self.state = new_state(x, y, z)
         self.yaw, self.pitch = float(self.np_random.uniform(-180, 180)), 0.0
+        if options and "pose" in options:
+            x, y, z, self.yaw, self.pitch = self._check_pose(options["pose"])
+        self.state = new_state(x, y, z)
         self.ticks = 0
         return self._observe()
+
+    def _check_pose(self, pose: Any) -> tuple[float, ...]:
+        pose = np.asarray(pose, np.float64)
+        sx, sy, sz = self.world_config.size
+        if pose.shape != (5,) or not np.all(np.isfinite(pose)):
+            raise ValueError(f"options['pose'] must be 5 finite numbers (x, y, z, yaw, pitch), got {pose.tolist()}")
+        x, y, z, yaw, pitch = pose
+        if not (0 < x < sx and 0 <= y < sy and 0 < z < sz) or abs(pitch) > 90:
+            raise ValueError(f"options['pose'] {pose.tolist()} is outside the {sx}x{sy}x{sz} world or has |pitch| > 90")
+        return float(x), float(y), float(z), wrap_yaw(float(yaw)), float(pitch)
 
     def step(self, action: dict[str, Any]):
         validate(action)

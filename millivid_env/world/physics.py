@@ -21,6 +21,7 @@ JUMP_VELOCITY = 0.42  # peaks at ~1.25 blocks: clears one block, never two
 WATER_DRAG = 0.8
 WATER_SINK = 0.02
 SWIM_UP = 0.04
+CLIMB_OUT = 0.3  # a swimmer pushing against a block while jumping is lifted onto the shore
 HALF_WIDTH = 0.3
 HEIGHT = 1.8
 EYE_HEIGHT = 1.62
@@ -100,6 +101,8 @@ def tick(blocks, solid, water_id, state, forward, strafe, jump, sneak, sprint, y
     if landed:
         vy = 0.0
     state[VY] = vy
-    _move_axis(blocks, solid, state, 0, dx)
-    _move_axis(blocks, solid, state, 2, dz)
+    blocked_x = _move_axis(blocks, solid, state, 0, dx)
+    blocked_z = _move_axis(blocks, solid, state, 2, dz)
+    if in_water and jump and (blocked_x or blocked_z):
+        state[VY] = CLIMB_OUT
     state[IN_WATER] = 1.0 if in_water else 0.0

@@ -21,6 +21,7 @@ TEXELS_PER_FACE = 8
 TEXTURE_CONTRAST = 0.07
 CHUNK_BITS = 2
 CHUNK = 1 << CHUNK_BITS  # side of the empty-space skipping grid, in blocks
+PARALLEL = 1e-12  # stands in for a zero direction component
 MAX_LEAP = 8  # largest empty box, in chunks, that the distance field records
 
 
@@ -72,13 +73,15 @@ def trace_ray(blocks, cubes, sky, ox, oy, oz, dx, dy, dz, max_dist, skip_id):
     `max_dist` or the ray left the world.
     """
     sx, sy, sz = blocks.shape
+    # An axis the ray does not move along gets a slope so small that no plane of it is crossed
+    # within any view distance; every formula below then holds without special cases.
+    dx = dx if dx != 0 else PARALLEL
+    dy = dy if dy != 0 else PARALLEL
+    dz = dz if dz != 0 else PARALLEL
     step_x = 1 if dx > 0 else -1
     step_y = 1 if dy > 0 else -1
     step_z = 1 if dz > 0 else -1
-    # Signed inverse directions; an axis the ray does not move along is never crossed.
-    ix = 1.0 / dx if dx != 0 else 1e30
-    iy = 1.0 / dy if dy != 0 else 1e30
-    iz = 1.0 / dz if dz != 0 else 1e30
+    ix, iy, iz = 1.0 / dx, 1.0 / dy, 1.0 / dz  # signed inverse directions
     # t between successive planes of one axis, and offsets turning a voxel index into the t of
     # its exit plane (used to restart stepping after a leap).
     gx, gy, gz = abs(ix), abs(iy), abs(iz)

@@ -5,12 +5,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from millivid_env.world.blocks import AIR, WATER, block_table
+from millivid_env.world.blocks import AIR, DIRT, GRASS, SAND, SNOW, STONE, WATER, block_table
 from millivid_env.world.physics import box_hits_solid
 from millivid_env.world.raycast import CHUNK, skip_fields, trace_ray, view_direction
 from millivid_env.world.worldgen import Landmark, WorldConfig, generate
 
 REACH = 4.5  # blocks, as in survival Minecraft
+SPAWN_GROUND = (GRASS, DIRT, STONE, SAND, SNOW)
 
 
 @dataclass
@@ -34,6 +35,13 @@ class World:
         blocks, height, landmarks = generate(seed, config)
         return cls(seed, config, blocks, height, landmarks)
 
+    @classmethod
+    def from_blocks(cls, blocks: np.ndarray, seed: int = 0) -> "World":
+        """A hand-built world (tests, scenes): blocks (X, Y, Z) uint8, no landmarks."""
+        blocks = np.ascontiguousarray(blocks, np.uint8)
+        top = np.where(blocks.any(axis=1), blocks.shape[1] - 1 - np.argmax(blocks[:, ::-1] != 0, axis=1), 0)
+        return cls(seed, WorldConfig(size=blocks.shape, landmark_count=0), blocks, top.astype(np.int32), ())
+
     def copy(self) -> "World":
         return World(self.seed, self.config, self.blocks.copy(), self.height, self.landmarks,
                      self.cubes.copy(), self.sky.copy(), self.edits)
@@ -45,13 +53,13 @@ class World:
         return float(np.nonzero(solid)[0].max() + 1)
 
     def spawn_point(self, rng: np.random.Generator) -> tuple[float, float, float]:
-        """A dry spot near the middle of the world, with room to stand."""
+        """A spot on open ground (not water, not a tree top) near the middle of the world."""
         sx, _, sz = self.config.size
         for _ in range(256):
             x, z = rng.uniform(sx * 0.35, sx * 0.65), rng.uniform(sz * 0.35, sz * 0.65)
             y = self.standing_y(x, z)
-            column = self.blocks[int(x), :, int(z)]
-            if column[int(y) - 1] != WATER and not box_hits_solid(self.blocks, block_table().solid, x, y, z):
+            ground = self.blocks[int(x), int(y) - 1, int(z)]
+            if ground in SPAWN_GROUND and not box_hits_solid(self.blocks, block_table().solid, x, y, z):
                 return x, y, z
         return sx / 2 + 0.5, self.standing_y(sx / 2, sz / 2), sz / 2 + 0.5
 

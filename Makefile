@@ -1,0 +1,31 @@
+# Every README command is a target here. `make install` creates .venv once (re-run after setup.cfg changes).
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO := out/demo
+
+.PHONY: install test test-all demo bench clean
+
+install: $(STAMP)
+
+$(STAMP): setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[agents,dist,dev]'
+	touch $(STAMP)
+
+test: install
+	$(BIN)/pytest
+
+test-all: install
+	$(BIN)/pytest -m ''
+
+demo: install
+	$(BIN)/millivid render --seed 0 --out $(DEMO)/world.png
+	$(BIN)/millivid walk --env millivid/VoxelLoop-v0 --explorer revisit --frames 300 --seed 0 --out $(DEMO)/revisit.mp4
+
+bench: install
+	$(BIN)/millivid bench env --out bench/env.json
+
+clean:
+	rm -rf $(VENV) out bench .pytest_cache

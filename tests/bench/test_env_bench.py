@@ -1,0 +1,18 @@
+from millivid_env.bench.env_bench import EnvBenchConfig, run_env_bench, walking_actions
+from millivid_env.envs.actions import HOLD_TICKS
+
+
+def test_walking_actions_hold_macros_for_their_ticks():
+    actions = walking_actions(HOLD_TICKS * 10, 0)
+    assert len(actions) == HOLD_TICKS * 10
+    assert all(actions[i]["forward"] == actions[i - i % HOLD_TICKS]["forward"] for i in range(len(actions)))
+
+
+def test_env_bench_reports_ratios_against_crafter_from_the_same_run():
+    result = run_env_bench(EnvBenchConfig(seconds=0.05))
+    steps = result["steps_per_second"]
+    assert all(v > 0 for v in steps.values())
+    ratios = result["ratios_vs_crafter_64"]
+    assert ratios["voxel_world_64"] == steps["voxel_world_64"] / steps["crafter_64"]
+    assert ratios["voxel_world_256"] == steps["voxel_world_256"] / steps["crafter_64"]
+    assert result["targets"]["voxel_world_64 >= 3x crafter"] == (ratios["voxel_world_64"] >= 3.0)

@@ -1,0 +1,63 @@
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+from millivid_env.cli.main import main
+
+
+def test_render_writes_a_contact_sheet(tmp_path):
+    assert main(["render", "--seed", "2", "--out", "sheet.png", "--size", "32", "--cols", "6"]) == 0
+    sheet = cv2.imread(str(tmp_path / "sheet.png"))
+    # 8 spawn views + 10 landmarks = 18 tiles of 32 px with 2 px padding, 6 per row.
+    assert sheet.shape == (3 * 34 + 2, 6 * 34 + 2, 3)
+
+
+def test_walk_writes_a_video_with_every_frame(tmp_path):
+    assert main(["walk", "--frames", "12", "--out", "walk.mp4", "--scale", "2"]) == 0
+    video = cv2.VideoCapture(str(tmp_path / "walk.mp4"))
+    count = 0
+    while video.read()[0]:
+        count += 1
+    assert count == 13  # the reset frame and 12 steps
+    assert video.get(cv2.CAP_PROP_FRAME_WIDTH) == 128
+
+
+def test_play_runs_headless_and_walks_on_key_presses(capsys):
+    import pygame
+
+    from millivid_env.cli import play
+
+    pygame.init()
+    player = play.Player()
+    w_down = pygame.event.Event(pygame.KEYDOWN, key=pygame.K_w)
+    turn = pygame.event.Event(pygame.MOUSEMOTION, rel=(20, 0), pos=(0, 0), buttons=(0, 0, 0))
+    mouse = player.handle([w_down, turn])
+    action = play.keys_to_action(player.held, mouse, player.clicks)
+    assert action["forward"] == 1 and action["camera"][1] == pytest.approx(20 * play.MOUSE_DEGREES_PER_PIXEL)
+    player.handle([pygame.event.Event(pygame.KEYUP, key=pygame.K_w)])
+    assert play.keys_to_action(player.held, (0, 0), set())["forward"] == 0
+    assert main(["play", "--max-frames", "3", "--size", "32"]) == 0
+    assert "played 3 frames" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["walk", "--env", "millivid/Nope-v0", "--frames", "1"], "unknown env id 'millivid/Nope-v0'"),
+        (["render", "--size", "2"], "size must be"),
+        (["walk", "--size", "64", "--frames", "1", "--env", "millivid/MineRL-v0"], "needs MineRL"),
+    ],
+)
+def test_bad_input_is_one_line_without_traceback(argv, message):
+    proc = subprocess.run([sys.executable, "-m", "millivid_env.cli.main", *argv], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert message in proc.stderr and "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_unknown_subcommand_is_refused():
+    proc = subprocess.run([sys.executable, "-m", "millivid_env.cli.main", "fly"], capture_output=True, text=True)
+    assert proc.returncode == 2 and "invalid choice: 'fly'" in proc.stderr
