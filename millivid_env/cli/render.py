@@ -12,6 +12,7 @@ from millivid_env.viz import contact_sheet, label, write_png
 from millivid_env.world import Camera, World
 
 LANDMARK_VIEW_DISTANCE = 18.0
+VIEW_ANGLES = 8
 
 
 def add_parser(p: argparse.ArgumentParser) -> None:
@@ -22,15 +23,21 @@ def add_parser(p: argparse.ArgumentParser) -> None:
     p.set_defaults(run=run)
 
 
-def landmark_pose(world: World, index: int) -> np.ndarray:
-    """A feet pose on the ground some way from landmark `index`, facing it."""
+def landmark_pose(world: World, index: int, angle: float) -> np.ndarray:
+    """A feet pose on the ground LANDMARK_VIEW_DISTANCE from landmark `index` at compass `angle`, facing it."""
     mark = world.landmarks[index]
     sx, _, sz = world.config.size
-    angle = index * 2.4  # spread the viewpoints around the compass
     x = float(np.clip(mark.x + 0.5 + LANDMARK_VIEW_DISTANCE * math.cos(angle), 1, sx - 2))
     z = float(np.clip(mark.z + 0.5 + LANDMARK_VIEW_DISTANCE * math.sin(angle), 1, sz - 2))
     yaw = math.degrees(math.atan2(-(mark.x + 0.5 - x), mark.z + 0.5 - z))
     return np.array([x, world.standing_y(x, z), z, yaw, -12.0])
+
+
+def best_landmark_view(world: World, index: int, camera: Camera) -> np.ndarray:
+    """The view, of VIEW_ANGLES around the landmark, in which it covers the most pixels."""
+    views = [camera.render_world(world, landmark_pose(world, index, 2 * math.pi * k / VIEW_ANGLES)) for k in range(VIEW_ANGLES)]
+    block = world.landmarks[index].block_id
+    return max(views, key=lambda f: int((f.block_id == block).sum())).rgb[0]
 
 
 def world_tour(world: World, camera: Camera) -> list[np.ndarray]:
@@ -38,7 +45,7 @@ def world_tour(world: World, camera: Camera) -> list[np.ndarray]:
     views = [label(camera.render_world(world, np.array([x, y, z, yaw, 0.0])).rgb[0], f"spawn yaw {yaw:+.0f}")
              for yaw in range(-180, 180, 45)]
     for i, mark in enumerate(world.landmarks):
-        views.append(label(camera.render_world(world, landmark_pose(world, i)).rgb[0], f"{mark.kind} {mark.name[9:]}"))
+        views.append(label(best_landmark_view(world, i, camera), f"{mark.kind} {mark.name.removeprefix('landmark_')}"))
     return views
 
 
