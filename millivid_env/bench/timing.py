@@ -18,12 +18,22 @@ def rate(fn: Callable[[], object], seconds: float, warmup: int = 3) -> float:
     return calls / elapsed
 
 
+def cpu_model() -> str:
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def machine() -> dict[str, object]:
     import numba
 
     return {
         "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
+        "cpu": cpu_model(),
         "cpus": os.cpu_count(),
         "numba_threads": numba.get_num_threads(),
         "python": platform.python_version(),

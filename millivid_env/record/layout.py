@@ -1,0 +1,165 @@
+"""The on-disk dataset layout. This is the only module that knows HDF5 paths, dtypes and chunking.
+
+A dataset is a folder: `dataset.json` (schema, env, recipe, counts, Minari-style fields) and
+`shards/shard_<w>.h5`, one per collection worker. Each episode is a group `episode_<n>` (n is
+the global episode index) holding, for T steps:
+
+    obs/rgb (T+1, H, W, 3) uint8      obs/depth (T+1, H, W) float32   obs/block_id (T+1, H, W) uint8
+    pose (T+1, 5) float64             actions/<name> (T, ...)         rewards (T,) float32
+    terminations (T,) bool            truncations (T,) bool           infos/<key> (T+1, ...)
+    latents/level_<k> (T+1, N_k, C) float16, once encoded
+
+Arrays grow in blocks while the episode runs; after each block the file is flushed and the
+episode's `steps` attribute says how many steps are safely on disk, so a killed writer loses at
+most the block in flight. `complete` is set when the episode ended normally.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import h5py
+import hdf5plugin
+import numpy as np
+
+SCHEMA_VERSION = 1
+DATASET_JSON = "dataset.json"
+SHARDS = "shards"
+EPISODE_PREFIX = "episode_"
+# Per-frame arrays (T+1 rows) and per-step arrays (T rows).
+FRAME_FIELDS = {"pov": "obs/rgb", "depth": "obs/depth", "block_id": "obs/block_id", "pose": "pose"}
+STEP_FIELDS = ("rewards", "terminations", "truncations")
+COMPRESSIONS = ("blosc-lz4", "gzip", "lzf", "none")
+
+
+def compression_options(name: str) -> dict[str, Any]:
+    """h5py create_dataset keywords for a compression name (measured in `millivid bench data`)."""
+    if name == "blosc-lz4":
+        return dict(hdf5plugin.Blosc(cname="lz4", clevel=5, shuffle=hdf5plugin.Blosc.SHUFFLE))
+    if name == "gzip":
+        return {"compression": "gzip", "compression_opts": 1, "shuffle": True}
+    if name == "lzf":
+        return {"compression": "lzf", "shuffle": True}
+    if name == "none":
+        return {}
+    raise ValueError(f"unknown compression {name!r}; choose one of {COMPRESSIONS}")
+
+
+def episode_name(index: int) -> str:
+    return f"{EPISODE_PREFIX}{index}"
+
+
+def episode_index(name: str) -> int:
+    return int(name[len(EPISODE_PREFIX):])
+
+
+def shard_path(root: Path, worker: int) -> Path:
+    return Path(root) / SHARDS / f"shard_{worker}.h5"
+
+
+def shard_paths(root: Path) -> list[Path]:
+    return sorted((Path(root) / SHARDS).glob("shard_*.h5"), key=lambda p: int(p.stem.split("_")[1]))
+
+
+def open_shard(path: Path, mode: str = "r") -> h5py.File:
+    """Open a shard, turning HDF5's errors about broken files into one clear line."""
+    try:
+        return h5py.File(path, mode)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: no such shard") from None
+    except OSError as e:
+        reason = str(e).split("(")[0].strip() or "unreadable"
+        raise ValueError(f"{path}: not a readable HDF5 file ({reason}); it is truncated or corrupt") from None
+
+
+def create_growing(group: h5py.Group, path: str, row: tuple[int, ...], dtype: Any, block: int, compression: str) -> h5py.Dataset:
+    """An empty dataset of rows shaped `row`, growable along axis 0, chunked one block per chunk."""
+    return group.create_dataset(path, shape=(0, *row), maxshape=(None, *row), dtype=dtype,
+                                chunks=(block, *row), **compression_options(compression))
+
+
+def append_rows(dataset: h5py.Dataset, rows: np.ndarray) -> None:
+    start = dataset.shape[0]
+    dataset.resize(start + len(rows), axis=0)
+    dataset[start:] = rows
+
+
+# -- reading -----------------------------------------------------------------------------------------
+def episode_steps(group: h5py.Group) -> int:
+    """Steps safely on disk: what the last flush recorded, never more than the arrays hold."""
+    steps = int(group.attrs.get("steps", 0))
+    lengths = [group[p].shape[0] - 1 for p in frame_paths(group)] + [group[f].shape[0] for f in STEP_FIELDS if f in group]
+    return max(0, min([steps, *lengths]))
+
+
+def frame_paths(group: h5py.Group) -> list[str]:
+    """Every per-frame array in an episode group (obs, pose, infos, latents)."""
+    paths = [p for p in ("pose",) if p in group]
+    for sub in ("obs", "infos", "latents"):
+        if sub in group:
+            paths += [f"{sub}/{k}" for k in group[sub]]
+    return paths
+
+
+def action_paths(group: h5py.Group) -> list[str]:
+    return [f"actions/{k}" for k in group["actions"]] if "actions" in group else []
+
+
+def iter_episodes(root: Path) -> Iterator[tuple[Path, str]]:
+    """(shard path, episode group name) for every episode of a dataset, in episode order."""
+    found = []
+    for path in shard_paths(root):
+        with open_shard(path) as f:
+            found += [(episode_index(name), path, name) for name in f if name.startswith(EPISODE_PREFIX)]
+    for _, path, name in sorted(found):
+        yield path, name
+
+
+@dataclass(frozen=True)
+class EpisodeRef:
+    shard: Path
+    name: str
+    steps: int
+    complete: bool
+
+
+def episode_refs(root: Path) -> list[EpisodeRef]:
+    refs = []
+    for path in shard_paths(root):
+        with open_shard(path) as f:
+            for name in f:
+                if name.startswith(EPISODE_PREFIX):
+                    refs.append(EpisodeRef(path, name, episode_steps(f[name]), bool(f[name].attrs.get("complete", False))))
+    return sorted(refs, key=lambda r: episode_index(r.name))
+
+
+# -- dataset.json ------------------------------------------------------------------------------------
+def read_metadata(root: Path) -> dict[str, Any]:
+    path = Path(root) / DATASET_JSON
+    if not path.exists():
+        raise FileNotFoundError(f"{root}: not a dataset (no {DATASET_JSON})")
+    try:
+        meta = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path}: invalid JSON ({e.msg} at line {e.lineno})") from None
+    if meta.get("schema_version") != SCHEMA_VERSION:
+        raise ValueError(f"{path}: schema version {meta.get('schema_version')!r}, this toolkit reads {SCHEMA_VERSION}")
+    return meta
+
+
+def write_metadata(root: Path, meta: dict[str, Any]) -> None:
+    """Write dataset.json atomically, so a crash never leaves half a file."""
+    path = Path(root) / DATASET_JSON
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps({"schema_version": SCHEMA_VERSION, **meta}, indent=2, default=_jsonable))
+    tmp.replace(path)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (np.integer, np.floating)):
+        return value.item()
+    if isinstance(value, (np.ndarray, tuple, set)):
+        return list(value)
+    return str(value)
