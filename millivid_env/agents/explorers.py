@@ -6,6 +6,7 @@ its ticks, so the same explorer records both kinds of dataset.
 """
 from __future__ import annotations
 
+import copy
 import math
 from typing import Any
 
@@ -152,10 +153,25 @@ class RevisitWalker(Explorer):
         return FORWARD
 
 
-EXPLORERS = {"random": RandomWalk, "look_around": LookAround, "revisit": RevisitWalker}
+class UniformRandom:
+    """Uniform samples of any action space (for third-party envs such as Crafter)."""
+
+    def __init__(self, action_space: spaces.Space, seed: int | None = None) -> None:
+        self.space = copy.deepcopy(action_space)  # its own RNG, so the env's space is untouched
+        self.space.seed(seed)
+
+    def reset(self, seed: int | None = None) -> None:
+        if seed is not None:
+            self.space.seed(seed)
+
+    def act(self, obs: Any, info: dict[str, Any]) -> Any:
+        return self.space.sample()
 
 
-def make_explorer(name: str, action_space: spaces.Space, seed: int | None = None, **kwargs: Any) -> Explorer:
+EXPLORERS = {"random": RandomWalk, "look_around": LookAround, "revisit": RevisitWalker, "uniform": UniformRandom}
+
+
+def make_explorer(name: str, action_space: spaces.Space, seed: int | None = None, **kwargs: Any) -> Explorer | UniformRandom:
     if name not in EXPLORERS:
         raise ValueError(f"unknown explorer {name!r}; choose one of {sorted(EXPLORERS)}")
     return EXPLORERS[name](action_space, seed=seed, **kwargs)

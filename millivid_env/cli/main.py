@@ -7,10 +7,13 @@ import sys
 
 import gymnasium as gym
 
-from millivid_env.cli import bench, play, render, walk
+from millivid_env.cli import bench, collect, inspect_dataset, play, render, verify, walk
 from millivid_env.errors import UserError
 
-COMMANDS = {"render": render, "walk": walk, "play": play, "bench": bench}
+COMMANDS = {
+    "collect": collect, "inspect": inspect_dataset, "verify": verify,
+    "render": render, "walk": walk, "play": play, "bench": bench,
+}
 # Errors caused by what the user passed in; anything else is a bug and keeps its traceback.
 USER_ERRORS = (UserError, ValueError, FileNotFoundError, PermissionError, gym.error.Error)
 

@@ -1,10 +1,11 @@
-"""Gymnasium envs: the embedded voxel world, its macro-action variant and the MineRL adapter."""
+"""Gymnasium envs: the embedded voxel world, its macro-action variant, and MineRL and Crafter adapters."""
 from gymnasium.envs.registration import register, registry
 
 ENV_IDS = {
     "millivid/VoxelWorld-v0": "millivid_env.envs.voxel_world:VoxelWorldEnv",
     "millivid/VoxelLoop-v0": "millivid_env.envs.voxel_world:VoxelLoopEnv",
     "millivid/MineRL-v0": "millivid_env.envs.minerl_adapter:MineRLEnv",
+    "millivid/Crafter-v0": "millivid_env.envs.crafter_adapter:CrafterEnv",
 }
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import h5py
 import hdf5plugin
@@ -105,16 +105,6 @@ def frame_paths(group: h5py.Group) -> list[str]:
 
 def action_paths(group: h5py.Group) -> list[str]:
     return [f"actions/{k}" for k in group["actions"]] if "actions" in group else []
-
-
-def iter_episodes(root: Path) -> Iterator[tuple[Path, str]]:
-    """(shard path, episode group name) for every episode of a dataset, in episode order."""
-    found = []
-    for path in shard_paths(root):
-        with open_shard(path) as f:
-            found += [(episode_index(name), path, name) for name in f if name.startswith(EPISODE_PREFIX)]
-    for _, path, name in sorted(found):
-        yield path, name
 
 
 @dataclass(frozen=True)

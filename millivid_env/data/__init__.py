@@ -1,0 +1,1 @@
+"""Reading datasets for training: windows of frames, splits, revisit statistics."""

@@ -1,0 +1,54 @@
+"""`EpisodeWriter`: appends one episode to a shard in flushed blocks (used by the recorder and importers)."""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import h5py
+import numpy as np
+
+from millivid_env.record import layout
+
+
+class EpisodeWriter:
+    """Buffers frames and steps, appends them `block` steps at a time and flushes the file.
+
+    The episode's `steps` attribute only admits a block once every array holds it, so after a
+    crash the episode reads back as of its last flush. `finish()` marks it complete.
+    """
+
+    def __init__(self, shard: h5py.File, index: int, block: int = 32, compression: str = "blosc-lz4",
+                 attrs: Mapping[str, Any] | None = None) -> None:
+        name = layout.episode_name(index)
+        if name in shard:
+            raise ValueError(f"{shard.filename}: {name} already exists; refusing to overwrite it")
+        self.shard, self.block, self.compression = shard, block, compression
+        self.group = shard.create_group(name)
+        self.group.attrs.update({"steps": 0, "complete": False, **(attrs or {})})
+        self._frames: list[dict[str, np.ndarray]] = []
+        self._steps: list[dict[str, np.ndarray]] = []
+
+    def add_frame(self, fields: Mapping[str, np.ndarray]) -> None:
+        """One observation row per dataset path (frame 0 first, then one per step)."""
+        self._frames.append(dict(fields))
+
+    def add_step(self, fields: Mapping[str, np.ndarray]) -> None:
+        """One step row per dataset path (actions/*, rewards, terminations, truncations)."""
+        self._steps.append(dict(fields))
+        if len(self._steps) >= self.block:
+            self.flush()
+
+    def flush(self) -> None:
+        for rows in (self._frames, self._steps):
+            for path in (rows[0] if rows else ()):
+                array = np.stack([r[path] for r in rows])
+                if path not in self.group:
+                    layout.create_growing(self.group, path, array.shape[1:], array.dtype, self.block, self.compression)
+                layout.append_rows(self.group[path], array)
+        self.group.attrs["steps"] = int(self.group.attrs["steps"]) + len(self._steps)
+        self.shard.flush()
+        self._frames, self._steps = [], []
+
+    def finish(self) -> None:
+        self.flush()
+        self.group.attrs["complete"] = True
+        self.shard.flush()
