@@ -1,0 +1,83 @@
+"""`WindowDataset`: random access to T consecutive frames (with actions, poses, latents) of a dataset."""
+from __future__ import annotations
+
+import os
+import zlib
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from millivid_env.record import layout
+
+SPLITS = ("train", "val", "test")
+
+
+def split_of(episode: str, val: float = 0.05, test: float = 0.05) -> str:
+    """Deterministic split by episode name: stable across machines and as the dataset grows."""
+    u = zlib.crc32(episode.encode()) / 2**32
+    return "test" if u < test else ("val" if u < test + val else "train")
+
+
+class WindowDataset(Dataset):
+    """Windows of `window` frames starting every `stride` frames, from complete episodes of `split`.
+
+    Item: {"rgb": uint8 (T, H, W, 3), "actions/<name>": (T, ...) the action taken at each frame,
+    "pose": float32 (T, 5), "latents/level_<k>": (T, N_k, C), "episode": int, "start": int} (the
+    fields the dataset has among `fields`). Files open lazily in whichever process reads, so the
+    dataset is safe in a multi-worker DataLoader (one handle per worker, none across a fork).
+    """
+
+    def __init__(self, root: str | Path, window: int, split: str = "train", stride: int = 1,
+                 fields: tuple[str, ...] = ("rgb", "actions", "pose", "latents"),
+                 val: float = 0.05, test: float = 0.05) -> None:
+        if split not in (*SPLITS, "all"):
+            raise ValueError(f"split must be one of {SPLITS + ('all',)}, got {split!r}")
+        if window < 1 or stride < 1:
+            raise ValueError(f"window and stride must be >= 1, got {window} and {stride}")
+        self.root, self.window, self.stride, self.fields = Path(root), window, stride, tuple(fields)
+        refs = [r for r in layout.episode_refs(self.root) if r.complete and (split == "all" or split_of(r.name, val, test) == split)]
+        # A window needs `window` frames each with its action: start + window <= steps.
+        counts = np.array([max(0, (r.steps - window) // stride + 1) for r in refs], np.int64)
+        self.refs = [r for r, c in zip(refs, counts) if c > 0]
+        self.cumulative = np.cumsum(counts[counts > 0])
+        self._files: dict[Path, h5py.File] = {}
+        self._pid = os.getpid()
+
+    def __len__(self) -> int:
+        return int(self.cumulative[-1]) if len(self.cumulative) else 0
+
+    def locate(self, index: int) -> tuple[layout.EpisodeRef, int]:
+        if not 0 <= index < len(self):
+            raise IndexError(f"window {index} out of range [0, {len(self)})")
+        episode = int(np.searchsorted(self.cumulative, index, side="right"))
+        before = int(self.cumulative[episode - 1]) if episode else 0
+        return self.refs[episode], (index - before) * self.stride
+
+    def _group(self, ref: layout.EpisodeRef) -> h5py.Group:
+        if os.getpid() != self._pid:  # forked into a DataLoader worker: never reuse the parent's handles
+            self._files, self._pid = {}, os.getpid()
+        if ref.shard not in self._files:
+            self._files[ref.shard] = layout.open_shard(ref.shard)
+        return self._files[ref.shard][ref.name]
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        ref, start = self.locate(index)
+        group = self._group(ref)
+        rows = slice(start, start + self.window)
+        item: dict[str, Any] = {"episode": layout.episode_index(ref.name), "start": start}
+        for path in layout.frame_paths(group) + layout.action_paths(group):
+            name = "rgb" if path == "obs/rgb" else path
+            if name.split("/")[0] in self.fields:
+                item[name] = torch.from_numpy(np.ascontiguousarray(group[path][rows]))
+        if "pose" in item:
+            item["pose"] = item["pose"].float()
+        return item
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_files"] = {}
+        return state
