@@ -1,13 +1,14 @@
-"""Run a benchmark and write its figures as JSON (bench env)."""
+"""Run a benchmark (env, data) and write its figures as JSON."""
 from __future__ import annotations
 
 import argparse
 import json
 from pathlib import Path
 
+from millivid_env.bench.data_bench import DataBenchConfig, run_data_bench
 from millivid_env.bench.env_bench import EnvBenchConfig, run_env_bench
 
-BENCHES = {"env": (run_env_bench, EnvBenchConfig)}
+BENCHES = {"env": (run_env_bench, EnvBenchConfig), "data": (run_data_bench, DataBenchConfig)}
 
 
 def add_parser(p: argparse.ArgumentParser) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import gymnasium as gym
+import numba
 from gymnasium.wrappers import TimeLimit
 from tqdm import tqdm
 
@@ -32,6 +33,8 @@ def record_worker(recipe_dict: dict[str, Any], out: str, worker: int, episodes: 
     import millivid_env  # noqa: F401  (registers envs in spawned processes)
 
     recipe = Recipe.from_dict(recipe_dict)
+    # Workers share the cores: each renders with its share rather than all of them at once.
+    numba.set_num_threads(max(1, min(numba.config.NUMBA_NUM_THREADS, (os.cpu_count() or 1) // recipe.workers)))
     env = TimeLimit(make_env(recipe.env, **recipe.env_kwargs), max_episode_steps=recipe.frames)
     frames = 0
     with layout.open_shard(layout.shard_path(Path(out), worker), "a") as shard:

@@ -22,6 +22,7 @@ from typing import Any
 
 import h5py
 import hdf5plugin
+from h5py import h5s
 import numpy as np
 
 SCHEMA_VERSION = 1
@@ -32,6 +33,8 @@ EPISODE_PREFIX = "episode_"
 FRAME_FIELDS = {"pov": "obs/rgb", "depth": "obs/depth", "block_id": "obs/block_id", "pose": "pose"}
 STEP_FIELDS = ("rewards", "terminations", "truncations")
 COMPRESSIONS = ("blosc-lz4", "gzip", "lzf", "none")
+SMALL_ROW_BYTES = 64
+SMALL_ROW_CHUNK = 1024
 
 
 def compression_options(name: str) -> dict[str, Any]:
@@ -75,15 +78,26 @@ def open_shard(path: Path, mode: str = "r") -> h5py.File:
 
 
 def create_growing(group: h5py.Group, path: str, row: tuple[int, ...], dtype: Any, block: int, compression: str) -> h5py.Dataset:
-    """An empty dataset of rows shaped `row`, growable along axis 0, chunked one block per chunk."""
+    """An empty dataset of rows shaped `row`, growable along axis 0.
+
+    Frames get one block per chunk (a training window decompresses little beyond itself); small
+    rows (actions, rewards, poses) get long chunks, since per-chunk costs dwarf their bytes.
+    """
+    small = int(np.prod(row, dtype=np.int64)) * np.dtype(dtype).itemsize <= SMALL_ROW_BYTES
+    rows = max(block, SMALL_ROW_CHUNK) if small else block
     return group.create_dataset(path, shape=(0, *row), maxshape=(None, *row), dtype=dtype,
-                                chunks=(block, *row), **compression_options(compression))
+                                chunks=(rows, *row), **compression_options(compression))
 
 
-def append_rows(dataset: h5py.Dataset, rows: np.ndarray) -> None:
-    start = dataset.shape[0]
-    dataset.resize(start + len(rows), axis=0)
-    dataset[start:] = rows
+def append_rows(dataset: h5py.Dataset, start: int, rows: np.ndarray) -> None:
+    """Write `rows` at row `start`, growing the dataset. Uses h5py's low-level calls: the
+    high-level slicing path costs several times more than the write itself for a small block."""
+    rows = np.ascontiguousarray(rows, dtype=dataset.dtype)
+    did = dataset.id
+    did.set_extent((start + len(rows), *rows.shape[1:]))
+    target = did.get_space()
+    target.select_hyperslab((start,) + (0,) * (rows.ndim - 1), rows.shape)
+    did.write(h5s.create_simple(rows.shape), target, rows)
 
 
 # -- reading -----------------------------------------------------------------------------------------

@@ -16,14 +16,16 @@ DEFAULT_INFO_KEYS = ("pose", "depth", "block_id")
 
 def flatten_action(space: spaces.Space, action: Any) -> dict[str, np.ndarray]:
     """Dict actions become one named array each (nested keys joined by '/'); others 'action'."""
-    if isinstance(space, spaces.Dict):
-        out = {}
-        for key, sub in space.spaces.items():
+    if not isinstance(space, spaces.Dict):
+        return {"action": np.asarray(action, dtype=np.int64 if isinstance(space, spaces.Discrete) else space.dtype)}
+    out = {}
+    for key, sub in space.spaces.items():
+        if isinstance(sub, spaces.Discrete):
+            out[key] = np.int64(action[key])
+        else:
             for name, value in flatten_action(sub, action[key]).items():
                 out[key if name == "action" else f"{key}/{name}"] = value
-        return out
-    dtype = np.int64 if isinstance(space, spaces.Discrete) else space.dtype
-    return {"action": np.asarray(action, dtype=dtype)}
+    return out
 
 
 def frame_fields(obs: Any, info: Mapping[str, Any], info_keys: tuple[str, ...]) -> dict[str, np.ndarray]:

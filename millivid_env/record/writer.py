@@ -26,6 +26,9 @@ class EpisodeWriter:
         self.group.attrs.update({"steps": 0, "complete": False, **(attrs or {})})
         self._frames: list[dict[str, np.ndarray]] = []
         self._steps: list[dict[str, np.ndarray]] = []
+        self._datasets: dict[str, h5py.Dataset] = {}  # h5py lookups cost more than the writes
+        self._rows: dict[str, int] = {}
+        self._steps_written = 0
 
     def add_frame(self, fields: Mapping[str, np.ndarray]) -> None:
         """One observation row per dataset path (frame 0 first, then one per step)."""
@@ -40,13 +43,20 @@ class EpisodeWriter:
     def flush(self) -> None:
         for rows in (self._frames, self._steps):
             for path in (rows[0] if rows else ()):
-                array = np.stack([r[path] for r in rows])
-                if path not in self.group:
-                    layout.create_growing(self.group, path, array.shape[1:], array.dtype, self.block, self.compression)
-                layout.append_rows(self.group[path], array)
-        self.group.attrs["steps"] = int(self.group.attrs["steps"]) + len(self._steps)
+                self._append(path, np.stack([r[path] for r in rows]))
+        # Only after every array holds the block does `steps` admit it: a crash in between is
+        # read back as the previous flush.
+        self._steps_written += len(self._steps)
+        self.group.attrs["steps"] = self._steps_written
         self.shard.flush()
         self._frames, self._steps = [], []
+
+    def _append(self, path: str, rows: np.ndarray) -> None:
+        if path not in self._datasets:
+            self._datasets[path] = layout.create_growing(self.group, path, rows.shape[1:], rows.dtype, self.block, self.compression)
+            self._rows[path] = 0
+        layout.append_rows(self._datasets[path], self._rows[path], rows)
+        self._rows[path] += len(rows)
 
     def finish(self) -> None:
         self.flush()

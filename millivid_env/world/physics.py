@@ -74,7 +74,7 @@ def _move_axis(blocks, solid, state, axis, delta):
     return False
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def tick(blocks, solid, water_id, state, forward, strafe, jump, sneak, sprint, yaw_deg):
     """Advance the player one tick. forward/strafe in {-1, 0, 1} (strafe +1 = right)."""
     feet = blocks[int(state[X]), min(max(int(math.floor(state[Y] + 0.4)), 0), blocks.shape[1] - 1), int(state[Z])]

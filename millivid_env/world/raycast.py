@@ -188,7 +188,7 @@ def row_stride(height):
     return stride
 
 
-@njit(cache=True, parallel=True, fastmath=True, error_model="numpy")
+@njit(cache=True, parallel=True, fastmath=True, error_model="numpy", nogil=True)
 def render_views(blocks, cubes, sky, cameras, palette, rgb, depth, block_id, tan_half_fov, max_dist, fog_start):
     """Render B views at once; blocks (B, X, Y, Z) uint8 with their skip_fields stacked,
     cameras (B, 5) as (x, eye_y, z, yaw, pitch).

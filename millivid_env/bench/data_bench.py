@@ -1,0 +1,111 @@
+"""`millivid bench data`: recording overhead, write speed and compression by codec, loader reads."""
+from __future__ import annotations
+
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from millivid_env.bench.env_bench import walking_actions
+from millivid_env.bench.timing import machine
+from millivid_env.data.windows import WindowDataset
+from millivid_env.envs.make import make_env
+from millivid_env.record import layout
+from millivid_env.record.collect import collect
+from millivid_env.record.recipe import ExplorerSpec, Recipe
+from millivid_env.record.recorder import Recorder
+from millivid_env.record.writer import EpisodeWriter
+
+# What tokenizer training consumes on the reference CPU (DESIGN.md: ViT autoencoder 64x64, batch 32).
+TOKENIZER_TRAINING_FRAMES_PER_SECOND = 38.0
+TARGET_RECORDING_SLOWDOWN = 0.15
+
+
+@dataclass(frozen=True)
+class DataBenchConfig:
+    seconds: float = 5.0  # per measurement
+    steps: int = 2000  # env steps per recording measurement
+    window: int = 16
+    episodes: int = 2  # of the dataset the codecs and the loader are measured on
+    frames: int = 512
+    seed: int = 0
+
+
+def recording_overhead(env_id: str, cfg: DataBenchConfig, folder: Path) -> dict[str, float]:
+    """Steps/s of the bare env and of the same env under the Recorder (default codec), same actions."""
+    env = make_env(env_id).unwrapped
+    actions = walking_actions(cfg.steps, cfg.seed) if "VoxelWorld" in env_id else list(np.random.default_rng(cfg.seed).integers(0, 3, cfg.steps))
+
+    def run(target) -> float:
+        target.reset(seed=cfg.seed)
+        start = time.perf_counter()
+        for a in actions:
+            target.step(a)
+        return len(actions) / (time.perf_counter() - start)
+
+    run(env)  # warm-up: compile, generate the world once
+    bare = run(env)
+    with layout.open_shard(folder / f"overhead-{env_id.split('/')[-1]}.h5", "w") as shard:
+        recorded = run(Recorder(env, shard))
+    return {"bare_steps_per_second": bare, "recorded_steps_per_second": recorded, "slowdown": 1 - recorded / bare}
+
+
+def codec_table(dataset: Path, cfg: DataBenchConfig, folder: Path) -> dict[str, dict[str, float]]:
+    """Write one recorded episode's arrays with each codec, as the recorder does; MB/s and ratio."""
+    ref = layout.episode_refs(dataset)[0]
+    with layout.open_shard(ref.shard) as f:
+        group = f[ref.name]
+        frames = {p: group[p][: ref.steps + 1] for p in layout.frame_paths(group)}
+        steps = {p: group[p][: ref.steps] for p in layout.action_paths(group) + list(layout.STEP_FIELDS)}
+    raw = sum(a.nbytes for a in (*frames.values(), *steps.values()))
+    table = {}
+    for codec in layout.COMPRESSIONS:
+        path = folder / f"codec-{codec}.h5"
+        with layout.open_shard(path, "w") as shard:
+            start = time.perf_counter()
+            writer = EpisodeWriter(shard, 0, compression=codec)
+            writer.add_frame({p: a[0] for p, a in frames.items()})
+            for t in range(ref.steps):
+                writer.add_step({p: a[t] for p, a in steps.items()})
+                writer.add_frame({p: a[t + 1] for p, a in frames.items()})
+            writer.finish()
+            seconds = time.perf_counter() - start
+        table[codec] = {"write_mb_per_second": raw / 1e6 / seconds, "ratio": raw / path.stat().st_size}
+    return table
+
+
+def loader_rate(dataset: Path, cfg: DataBenchConfig) -> dict[str, float]:
+    windows = WindowDataset(dataset, cfg.window, split="all", fields=("rgb", "actions", "pose"))
+    rng = np.random.default_rng(cfg.seed)
+    reads, start = 0, time.perf_counter()
+    while time.perf_counter() - start < cfg.seconds:
+        windows[int(rng.integers(len(windows)))]
+        reads += 1
+    per_second = reads / (time.perf_counter() - start)
+    return {
+        "windows_per_second": per_second,
+        "frames_per_second": per_second * cfg.window,
+        "tokenizer_training_frames_per_second (DESIGN reference)": TOKENIZER_TRAINING_FRAMES_PER_SECOND,
+        "loader_vs_training": per_second * cfg.window / TOKENIZER_TRAINING_FRAMES_PER_SECOND,
+    }
+
+
+def run_data_bench(cfg: DataBenchConfig = DataBenchConfig()) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        recipe = Recipe(env="millivid/VoxelLoop-v0", episodes=cfg.episodes, frames=cfg.frames, seed=cfg.seed, name="bench",
+                        explorers=(ExplorerSpec("revisit"),))
+        collect(recipe, folder / "dataset")
+        overhead = {env_id: recording_overhead(env_id, cfg, folder) for env_id in ("millivid/VoxelWorld-v0", "millivid/VoxelLoop-v0")}
+        codecs = codec_table(folder / "dataset", cfg, folder)
+        loader = loader_rate(folder / "dataset", cfg)
+    return {
+        "machine": machine(),
+        "recording_overhead_64x64": overhead,
+        "codecs_on_voxel_frames": codecs,
+        "loader_random_windows": {"window": cfg.window, **loader},
+        "targets": {f"{k} slowdown <= 15%": v["slowdown"] <= TARGET_RECORDING_SLOWDOWN for k, v in overhead.items()},
+    }
