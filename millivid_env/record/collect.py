@@ -8,7 +8,6 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-import gymnasium as gym
 import numba
 from gymnasium.wrappers import TimeLimit
 from tqdm import tqdm
@@ -136,24 +135,19 @@ def _drain(progress: Any, on_progress: Callable[[int], None], running: Callable[
             return
 
 
-def dataset_metadata(recipe: Recipe, out: Path, status: str) -> dict[str, Any]:
-    refs = layout.episode_refs(out) if (out / layout.SHARDS).exists() else []
-    env = gym.make(recipe.env, **recipe.env_kwargs) if status == "collecting" else None
-    meta = {
-        "name": recipe.name,
-        "dataset_id": f"{recipe.name}-v0",
-        "env_id": recipe.env,
-        "status": status,
-        "recipe": recipe.to_dict(),
-        "total_episodes": sum(r.complete for r in refs),
-        "total_steps": sum(r.steps for r in refs if r.complete),
-    }
-    if env is not None:
-        meta["env_spec"] = env.spec.to_json() if env.spec else None
-        meta["observation_space"] = str(env.observation_space)
-        meta["action_space"] = str(env.action_space)
+def describe_env(recipe: Recipe) -> dict[str, Any]:
+    """The env's id, spec and spaces for dataset.json; fails early on an unknown id or bad kwargs."""
+    env = make_env(recipe.env, **recipe.env_kwargs)
+    try:
+        return {"env_id": recipe.env, "env_spec": env.spec.to_json() if env.spec else None,
+                "observation_space": str(env.observation_space), "action_space": str(env.action_space)}
+    finally:
         env.close()
-    return meta
+
+
+def counts(out: Path) -> dict[str, int]:
+    complete = [r for r in layout.episode_refs(out) if r.complete]
+    return {"total_episodes": len(complete), "total_steps": sum(r.steps for r in complete)}
 
 
 def resume_recipe(out: Path, **overrides: Any) -> Recipe:
@@ -170,9 +164,10 @@ def collect(recipe: Recipe, out: Path, resume: bool = False, ray_address: str | 
     out = Path(out)
     if (out / layout.DATASET_JSON).exists() and not resume:
         raise UserError(f"{out} already holds a dataset; pass --resume to finish it or choose another --out")
+    described = describe_env(recipe)
     (out / layout.SHARDS).mkdir(parents=True, exist_ok=True)
-    previous = layout.read_metadata(out) if (out / layout.DATASET_JSON).exists() else {}
-    layout.write_metadata(out, {**previous, **dataset_metadata(recipe, out, "collecting")})
+    meta = {"name": recipe.name, "dataset_id": f"{recipe.name}-v0", **described, "recipe": recipe.to_dict()}
+    layout.write_metadata(out, {**meta, **counts(out), "status": "collecting"})
     todo = plan(recipe, out)
     jobs = [(recipe.to_dict(), str(out), w, todo[w::recipe.workers]) for w in range(recipe.workers) if todo[w::recipe.workers]]
     with tqdm(total=len(todo) * recipe.frames, desc=f"collect {recipe.name}", unit="frame", smoothing=0.05) as bar:
@@ -180,6 +175,6 @@ def collect(recipe: Recipe, out: Path, resume: bool = False, ray_address: str | 
             run_ray(jobs, bar.update, ray_address)
         elif jobs:
             run_local(jobs, bar.update)
-    meta = {**layout.read_metadata(out), **dataset_metadata(recipe, out, "complete")}
+    meta = {**meta, **counts(out), "status": "complete"}
     layout.write_metadata(out, meta)
     return meta

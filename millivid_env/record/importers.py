@@ -149,15 +149,15 @@ def write_episode(shard, index: int, episode: SourceEpisode, size, block: int, c
         i = t - skip
         if i > steps:
             break
+        if i > 0:  # the step from frame i - 1 that led here
+            step = {f"actions/{k}": v[i - 1] for k, v in episode.actions.items()}
+            reward = episode.rewards[i - 1] if episode.rewards is not None else 0.0
+            step.update(rewards=np.float32(reward), terminations=np.bool_(False), truncations=np.bool_(i == steps))
+            writer.add_step(step)
         fields = {"obs/rgb": frame}
         if episode.pose is not None:
             fields["pose"] = episode.pose[min(i, len(episode.pose) - 1)]
         writer.add_frame(fields)
-        if i < steps:
-            step = {f"actions/{k}": v[i] for k, v in episode.actions.items()}
-            reward = episode.rewards[i] if episode.rewards is not None else 0.0
-            step.update(rewards=np.float32(reward), terminations=np.bool_(False), truncations=np.bool_(i == steps - 1))
-            writer.add_step(step)
     writer.finish()
     return steps
 

@@ -80,13 +80,14 @@ def open_shard(path: Path, mode: str = "r") -> h5py.File:
 def create_growing(group: h5py.Group, path: str, row: tuple[int, ...], dtype: Any, block: int, compression: str) -> h5py.Dataset:
     """An empty dataset of rows shaped `row`, growable along axis 0.
 
-    Frames get one block per chunk (a training window decompresses little beyond itself); small
-    rows (actions, rewards, poses) get long chunks, since per-chunk costs dwarf their bytes.
+    Frames get one block per compressed chunk (a training window decompresses little beyond
+    itself). Small rows (actions, rewards, poses) get long uncompressed chunks: per-chunk costs
+    dwarf their bytes, and an uncompressed chunk is updated in place, never moved, so appending to
+    it cannot endanger the rows it already holds.
     """
     small = int(np.prod(row, dtype=np.int64)) * np.dtype(dtype).itemsize <= SMALL_ROW_BYTES
-    rows = max(block, SMALL_ROW_CHUNK) if small else block
-    return group.create_dataset(path, shape=(0, *row), maxshape=(None, *row), dtype=dtype,
-                                chunks=(rows, *row), **compression_options(compression))
+    rows, options = (max(block, SMALL_ROW_CHUNK), {}) if small else (block, compression_options(compression))
+    return group.create_dataset(path, shape=(0, *row), maxshape=(None, *row), dtype=dtype, chunks=(rows, *row), **options)
 
 
 def append_rows(dataset: h5py.Dataset, start: int, rows: np.ndarray) -> None:

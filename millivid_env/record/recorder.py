@@ -83,8 +83,8 @@ class Recorder(gym.Wrapper):
         obs, reward, terminated, truncated, info = self.env.step(action)
         step = {f"actions/{k}": v for k, v in flatten_action(self.env.action_space, action).items()}
         step.update(rewards=np.float32(reward), terminations=np.bool_(terminated), truncations=np.bool_(truncated))
-        self._writer.add_frame(frame_fields(obs, info, self.info_keys))
         self._writer.add_step(step)
+        self._writer.add_frame(frame_fields(obs, info, self.info_keys))
         if terminated or truncated:
             self.end_episode()
         return obs, reward, terminated, truncated, info

@@ -30,7 +30,7 @@ class Report:
 
 
 def _check_field(where: str, path: str, data: h5py.Dataset, rows: int, problems: list[str]) -> None:
-    if data.shape[0] < rows:
+    if data.shape[0] != rows:
         problems.append(f"{where}: {path} has {data.shape[0]} rows, expected {rows}")
     if path in EXPECTED:
         kind, rank = EXPECTED[path]
@@ -50,20 +50,18 @@ def _check_episode(shard: Path, name: str, group: h5py.Group, report: Report) ->
         report.truncated.append(f"{where}: unfinished, {steps} steps survived ({steps + 1} frames); "
                                 "`millivid collect --resume` re-records it")
         return
-    if steps != int(group.attrs.get("steps", -1)):
-        report.problems.append(f"{where}: arrays hold {steps} steps but the episode records {group.attrs.get('steps')}")
+    recorded = int(group.attrs.get("steps", -1))
     missing = [p for p in layout.STEP_FIELDS if p not in group] + ([] if "obs" in group else ["obs/*"])
-    if missing or not layout.action_paths(group):
-        report.problems.append(f"{where}: missing {missing + ([] if layout.action_paths(group) else ['actions/*'])}")
+    missing += [] if layout.action_paths(group) else ["actions/*"]
+    if missing:
+        report.problems.append(f"{where}: missing {missing}")
         return
     for path in layout.frame_paths(group):
-        _check_field(where, path, group[path], steps + 1, report.problems)
+        _check_field(where, path, group[path], recorded + 1, report.problems)
     for path in [*layout.action_paths(group), *layout.STEP_FIELDS]:
-        _check_field(where, path, group[path], steps, report.problems)
-        if group[path].shape[0] != steps:
-            report.problems.append(f"{where}: {path} has {group[path].shape[0]} rows, expected {steps}")
+        _check_field(where, path, group[path], recorded, report.problems)
     report.episodes += 1
-    report.steps += steps
+    report.steps += recorded
 
 
 def verify_dataset(root: Path) -> Report:

@@ -10,10 +10,15 @@ from millivid_env.record import layout
 
 
 class EpisodeWriter:
-    """Buffers frames and steps, appends them `block` steps at a time and flushes the file.
+    """Buffers frames and steps, appends them a block at a time and flushes the file.
 
-    The episode's `steps` attribute only admits a block once every array holds it, so after a
-    crash the episode reads back as of its last flush. `finish()` marks it complete.
+    Flushes fall where the frame arrays reach a multiple of `block` rows, so every compressed
+    chunk is written once, whole, and never rewritten: a kill during a later write cannot damage
+    a flushed frame. (Small rows are stored uncompressed and their chunks rewritten in place with
+    the same bytes for the rows already there.) The episode's `steps` attribute only admits steps
+    once every array holds them, so after a crash the episode reads back as of its last flush.
+    Call `add_step` before the `add_frame` of the frame that step led to; `finish()` marks the
+    episode complete.
     """
 
     def __init__(self, shard: h5py.File, index: int, block: int = 32, compression: str = "blosc-lz4",
@@ -28,17 +33,17 @@ class EpisodeWriter:
         self._steps: list[dict[str, np.ndarray]] = []
         self._datasets: dict[str, h5py.Dataset] = {}  # h5py lookups cost more than the writes
         self._rows: dict[str, int] = {}
-        self._steps_written = 0
+        self._steps_written = self._frames_written = 0
 
     def add_frame(self, fields: Mapping[str, np.ndarray]) -> None:
         """One observation row per dataset path (frame 0 first, then one per step)."""
         self._frames.append(dict(fields))
+        if (self._frames_written + len(self._frames)) % self.block == 0:
+            self.flush()
 
     def add_step(self, fields: Mapping[str, np.ndarray]) -> None:
         """One step row per dataset path (actions/*, rewards, terminations, truncations)."""
         self._steps.append(dict(fields))
-        if len(self._steps) >= self.block:
-            self.flush()
 
     def flush(self) -> None:
         for rows in (self._frames, self._steps):
@@ -47,7 +52,8 @@ class EpisodeWriter:
         # Only after every array holds the block does `steps` admit it: a crash in between is
         # read back as the previous flush.
         self._steps_written += len(self._steps)
-        self.group.attrs["steps"] = self._steps_written
+        self._frames_written += len(self._frames)
+        self.group.attrs["steps"] = min(self._steps_written, self._frames_written - 1)
         self.shard.flush()
         self._frames, self._steps = [], []
 
