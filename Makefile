@@ -23,9 +23,12 @@ test-all: install
 demo: install
 	$(BIN)/millivid render --seed 0 --out $(DEMO)/world.png
 	$(BIN)/millivid walk --env millivid/VoxelLoop-v0 --explorer revisit --frames 300 --seed 0 --out $(DEMO)/revisit.mp4
+	$(BIN)/millivid collect datasets/voxel-revisit-64.toml --out $(DEMO)/voxel-revisit-64 --episodes 4 --resume
+	$(BIN)/millivid verify $(DEMO)/voxel-revisit-64
 
 bench: install
 	$(BIN)/millivid bench env --out bench/env.json
+	$(BIN)/millivid bench data --out bench/data.json
 
 clean:
 	rm -rf $(VENV) out bench .pytest_cache
