@@ -1,0 +1,56 @@
+"""Train the hierarchical tokenizer on a dataset's frames (resumable; DDP under torchrun)."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from millivid_env.cli import options
+from millivid_env.data.windows import WindowDataset
+from millivid_env.models.tokenizer import PRESETS, PYRAMIDS, Tokenizer, TokenizerConfig, get_config
+from millivid_env.models.tokenizer_training import frame_batches, prefix_psnr, to_images, tokenizer_loss
+from millivid_env.models import checkpoint
+from millivid_env.models.trainer import TrainConfig, setup_distributed, train
+
+VALIDATION_FRAMES = 256
+
+
+def add_parser(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", required=True, help="dataset folder")
+    p.add_argument("--out", required=True, help="run folder for checkpoints")
+    p.add_argument("--steps", type=options.positive_int, default=TrainConfig.steps)
+    p.add_argument("--batch", type=options.positive_int, default=32)
+    p.add_argument("--lr", type=float, default=TrainConfig.lr)
+    p.add_argument("--preset", choices=sorted(PRESETS), default="default")
+    p.add_argument("--pyramid", choices=PYRAMIDS, default=None, help="'cascaded' for the paper's ablation")
+    p.add_argument("--eval-every", type=options.positive_int, default=TrainConfig.eval_every)
+    p.add_argument("--resume", action="store_true")
+    p.set_defaults(run=run)
+
+
+def validation_frames(root: Path) -> torch.Tensor:
+    """Fixed validation frames: evenly spaced over the validation split (all episodes if it is empty)."""
+    windows = WindowDataset(root, 1, split="val", fields=("rgb",))
+    if len(windows) == 0:
+        windows = WindowDataset(root, 1, split="all", fields=("rgb",))
+    picks = np.linspace(0, len(windows) - 1, min(VALIDATION_FRAMES, len(windows))).astype(int)
+    return to_images(torch.stack([windows[int(i)]["rgb"] for i in picks]))
+
+
+def run(args: argparse.Namespace) -> int:
+    ddp = setup_distributed()
+    out = Path(args.out)
+    if args.resume and (out / checkpoint.CONFIG_FILE).exists():
+        cfg = TokenizerConfig(**checkpoint.read_config(out)["config"])
+    else:
+        cfg = get_config(args.preset, **({"pyramid": args.pyramid} if args.pyramid else {}))
+    train_cfg = TrainConfig(steps=args.steps, lr=args.lr, eval_every=args.eval_every, seed=ddp.rank)
+    torch.manual_seed(train_cfg.seed)
+    model = Tokenizer(cfg)
+    val = validation_frames(Path(args.data)).to(ddp.device)
+    card = {"data": str(Path(args.data).resolve()), "batch": args.batch * ddp.world, "train": vars(train_cfg)}
+    train(model, cfg, frame_batches(Path(args.data), args.batch, "train", train_cfg.seed, ddp.device), tokenizer_loss, out,
+          train_cfg, evaluate=lambda m: prefix_psnr(m, val), resume=args.resume, card=card, ddp=ddp)
+    return 0

@@ -1,0 +1,1 @@
+"""Image metrics that need no downloaded weights: PSNR, SSIM, block-class IoU from the palette."""

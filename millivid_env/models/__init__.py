@@ -1,0 +1,1 @@
+"""Trainable models (the hierarchical tokenizer; the diffusion model later), their trainer and checkpoints."""

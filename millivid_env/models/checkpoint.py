@@ -1,0 +1,95 @@
+"""Checkpoints: `model.safetensors` + `config.json`, and for resuming `trainer.safetensors` +
+`trainer.json` (optimizer moments and step). Never pickle."""
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from millivid_env.errors import UserError
+
+MODEL_FILE, CONFIG_FILE = "model.safetensors", "config.json"
+TRAINER_FILE, TRAINER_JSON = "trainer.safetensors", "trainer.json"
+
+
+def _atomic_save(tensors: dict[str, torch.Tensor], path: Path, metadata: dict[str, str] | None = None) -> None:
+    tmp = path.with_suffix(".tmp")
+    save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp), metadata=metadata)
+    tmp.replace(path)
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
+def save_model(folder: Path, model: torch.nn.Module, config: Any, extra: dict[str, Any] | None = None) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    _atomic_save(model.state_dict(), folder / MODEL_FILE)
+    _atomic_write(folder / CONFIG_FILE, json.dumps({"config": dataclasses.asdict(config), **(extra or {})}, indent=2))
+
+
+def read_config(folder: Path) -> dict[str, Any]:
+    path = Path(folder) / CONFIG_FILE
+    if not path.exists():
+        raise UserError(f"{folder}: no checkpoint here (missing {CONFIG_FILE})")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise UserError(f"{path}: invalid JSON ({e.msg} at line {e.lineno})") from None
+
+
+def load_weights(folder: Path, model: torch.nn.Module) -> None:
+    """Load model.safetensors into `model`, naming every missing, unexpected or misshapen tensor."""
+    path = Path(folder) / MODEL_FILE
+    if not path.exists():
+        raise UserError(f"{folder}: no checkpoint here (missing {MODEL_FILE})")
+    try:
+        tensors = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as e:
+        raise UserError(f"{path}: not a readable safetensors file ({e})") from None
+    expected = model.state_dict()
+    problems = [f"missing {k}" for k in expected if k not in tensors]
+    problems += [f"unexpected {k}" for k in tensors if k not in expected]
+    problems += [f"{k} is {tuple(tensors[k].shape)}, the model needs {tuple(v.shape)}"
+                 for k, v in expected.items() if k in tensors and tensors[k].shape != v.shape]
+    if problems:
+        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+        raise UserError(f"{path} does not fit this model: {'; '.join(problems[:3])}{more}")
+    model.load_state_dict(tensors)
+
+
+def save_trainer(folder: Path, optimizer: torch.optim.Optimizer, step: int, extra: dict[str, Any]) -> None:
+    """Optimizer tensors flattened as 'state.<param>.<name>'; scalars and hyperparameters in JSON."""
+    tensors, scalars = {}, {}
+    for index, state in optimizer.state_dict()["state"].items():
+        for name, value in state.items():
+            if torch.is_tensor(value) and value.ndim > 0:
+                tensors[f"state.{index}.{name}"] = value
+            else:
+                scalars[f"{index}.{name}"] = float(value)
+    _atomic_save(tensors, folder / TRAINER_FILE)
+    groups = [{k: v for k, v in g.items() if k != "params"} for g in optimizer.state_dict()["param_groups"]]
+    _atomic_write(folder / TRAINER_JSON, json.dumps({"step": step, "scalars": scalars, "param_groups": groups, **extra}, indent=2))
+
+
+def load_trainer(folder: Path, optimizer: torch.optim.Optimizer) -> dict[str, Any]:
+    meta = json.loads((folder / TRAINER_JSON).read_text())
+    tensors = load_file(str(folder / TRAINER_FILE))
+    state: dict[int, dict[str, Any]] = {}
+    for key, value in tensors.items():
+        _, index, name = key.split(".", 2)
+        state.setdefault(int(index), {})[name] = value
+    for key, value in meta["scalars"].items():
+        index, name = key.split(".", 1)
+        state.setdefault(int(index), {})[name] = torch.tensor(value)
+    current = optimizer.state_dict()
+    groups = [{**g, "params": c["params"]} for g, c in zip(meta["param_groups"], current["param_groups"])]
+    optimizer.load_state_dict({"state": state, "param_groups": groups})
+    return meta

@@ -1,0 +1,169 @@
+"""The MilliVid hierarchical tokenizer: a frame becomes a pyramid of latent tokens and back.
+
+Level 0 is the finest latent grid (image / patch per side); each coarser level has 4x fewer
+tokens, down to level L-1. The encoder is convolutional: at 64x64 it encodes >1,000 frames/s on
+two CPU cores, where the paper's ViT over an image pyramid manages ~120 (BENCHMARKS.md). Coarser
+levels are computed from the finer feature maps (`pyramid="learned"`) or, as the paper's
+cascaded ablation, by mean-pooling the finest latents (`pyramid="cascaded"`).
+
+The decoder works top-down from the coarsest level; a level left out (coarse prefix) is replaced
+by a learned "missing" vector, so any prefix levels L-1..k decodes to a sensible frame. Latents
+travel as a list over levels of (batch, tokens_k, channels) tensors, tokens in raster order.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+PYRAMIDS = ("learned", "cascaded")
+
+
+@dataclass(frozen=True)
+class TokenizerConfig:
+    image_size: int = 64
+    patch: int = 8  # finest latent grid = image_size / patch per side
+    levels: int = 4
+    channels: int = 16  # latent channels per token
+    width: int = 24  # encoder base width (doubles per downsampling, capped at 4x)
+    decoder_width: int = 96
+    pyramid: str = "learned"
+    ssim_weight: float = 0.2
+    image_levels: int = 3  # image-pyramid scales in the L2 loss, weighted 4^scale on summed errors
+
+    def __post_init__(self) -> None:
+        grid = self.image_size // self.patch
+        if self.image_size % self.patch or grid & (grid - 1) or self.patch & (self.patch - 1):
+            raise ValueError(f"image_size / patch must be a power of two and patch a power of two, got {self.image_size} / {self.patch}")
+        if 2 ** (self.levels - 1) > grid:
+            raise ValueError(f"{self.levels} levels need a finest grid of at least {2 ** (self.levels - 1)}, got {grid}")
+        if self.pyramid not in PYRAMIDS:
+            raise ValueError(f"pyramid must be one of {PYRAMIDS}, got {self.pyramid!r}")
+
+    @property
+    def grids(self) -> tuple[int, ...]:
+        """Side of the token grid of each level, finest first."""
+        return tuple(self.image_size // self.patch >> k for k in range(self.levels))
+
+    @property
+    def tokens(self) -> tuple[int, ...]:
+        return tuple(g * g for g in self.grids)
+
+
+PRESETS = {
+    "tiny": TokenizerConfig(width=8, decoder_width=16),
+    "default": TokenizerConfig(),
+    "paper": TokenizerConfig(image_size=256, patch=16, channels=32, width=48, decoder_width=256),
+}
+
+
+def get_config(preset: str = "default", **overrides) -> TokenizerConfig:
+    if preset not in PRESETS:
+        raise ValueError(f"unknown tokenizer preset {preset!r}; choose one of {sorted(PRESETS)}")
+    return replace(PRESETS[preset], **overrides)
+
+
+class ResBlock(nn.Module):
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(nn.GroupNorm(8 if width % 8 == 0 else 1, width), nn.GELU(),
+                                  nn.Conv2d(width, width, 3, padding=1), nn.GELU(), nn.Conv2d(width, width, 3, padding=1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
+
+
+def to_tokens(grid: torch.Tensor) -> torch.Tensor:
+    """(B, C, g, g) -> (B, g*g, C)."""
+    return grid.flatten(2).transpose(1, 2)
+
+
+def to_grid(tokens: torch.Tensor) -> torch.Tensor:
+    """(B, N, C) -> (B, C, sqrt(N), sqrt(N))."""
+    side = math.isqrt(tokens.shape[1])
+    return tokens.transpose(1, 2).reshape(tokens.shape[0], tokens.shape[2], side, side)
+
+
+class Encoder(nn.Module):
+    def __init__(self, cfg: TokenizerConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        stages, width, c_in = [], cfg.width, 3
+        for i in range(int(math.log2(cfg.patch))):
+            width = cfg.width * min(2**i, 4)
+            stages += [nn.Conv2d(c_in, width, 4, 2, 1), nn.GELU()]
+            c_in = width
+        self.stem = nn.Sequential(*stages, nn.Conv2d(width, width, 3, padding=1), nn.GELU())
+        self.heads = nn.ModuleList([nn.Conv2d(width, cfg.channels, 1)])
+        if cfg.pyramid == "learned":
+            self.down = nn.ModuleList([nn.Sequential(nn.Conv2d(width, width, 4, 2, 1), nn.GELU()) for _ in range(cfg.levels - 1)])
+            self.heads.extend(nn.Conv2d(width, cfg.channels, 1) for _ in range(cfg.levels - 1))
+
+    def forward(self, images: torch.Tensor) -> list[torch.Tensor]:
+        """images (B, 3, H, W) in [0, 1] -> latents, finest first: [(B, N_k, C)]."""
+        h = self.stem(images * 2 - 1)
+        finest = self.heads[0](h)
+        if self.cfg.pyramid == "cascaded":
+            return [to_tokens(F.avg_pool2d(finest, 2**k) if k else finest) for k in range(self.cfg.levels)]
+        levels = [finest]
+        for down, head in zip(self.down, self.heads[1:]):
+            h = down(h)
+            levels.append(head(h))
+        return [to_tokens(z) for z in levels]
+
+
+class Decoder(nn.Module):
+    def __init__(self, cfg: TokenizerConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        d = cfg.decoder_width
+        self.embed = nn.ModuleList(nn.Conv2d(cfg.channels, d, 1) for _ in range(cfg.levels))
+        self.missing = nn.Parameter(torch.zeros(cfg.levels, d))
+        self.up = nn.ModuleList(nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(d, d, 3, padding=1), nn.GELU())
+                                for _ in range(cfg.levels - 1))
+        self.blocks = nn.ModuleList(ResBlock(d) for _ in range(cfg.levels))
+        stages, width = [], d
+        for _ in range(int(math.log2(cfg.patch))):
+            out = max(width // 2, 16)
+            stages += [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(width, out, 3, padding=1), nn.GELU()]
+            width = out
+        self.to_image = nn.Sequential(*stages, nn.Conv2d(width, 3, 3, padding=1))
+
+    def level_input(self, latents: list[torch.Tensor], level: int, keep: torch.Tensor, batch: int) -> torch.Tensor:
+        """Level `level`'s embedding where the sample keeps it, the learned 'missing' vector elsewhere."""
+        side = self.cfg.grids[level]
+        embedded = self.embed[level](to_grid(latents[level]))
+        missing = self.missing[level].view(1, -1, 1, 1).expand(batch, -1, side, side)
+        kept = (keep > self.cfg.levels - 1 - level).view(batch, 1, 1, 1)
+        return torch.where(kept, embedded, missing)
+
+    def forward(self, latents: list[torch.Tensor], keep: torch.Tensor | int | None = None) -> torch.Tensor:
+        """Reconstruct (B, 3, H, W) from the `keep` coarsest levels (an int or one per sample;
+        default all); finer levels are ignored."""
+        batch, levels = latents[0].shape[0], self.cfg.levels
+        keep = torch.full((batch,), levels if keep is None else keep, device=latents[0].device) if not torch.is_tensor(keep) else keep
+        h = self.blocks[-1](self.level_input(latents, levels - 1, keep, batch))
+        for level in range(levels - 2, -1, -1):
+            h = self.up[level](h) + self.level_input(latents, level, keep, batch)
+            h = self.blocks[level](h)
+        return self.to_image(h)
+
+
+class Tokenizer(nn.Module):
+    def __init__(self, cfg: TokenizerConfig = TokenizerConfig()) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.encoder = Encoder(cfg)
+        self.decoder = Decoder(cfg)
+
+    def encode(self, images: torch.Tensor) -> list[torch.Tensor]:
+        return self.encoder(images)
+
+    def decode(self, latents: list[torch.Tensor], keep: torch.Tensor | int | None = None) -> torch.Tensor:
+        return self.decoder(latents, keep)
+
+    def forward(self, images: torch.Tensor, keep: torch.Tensor | int | None = None) -> torch.Tensor:
+        return self.decode(self.encode(images), keep)

@@ -1,0 +1,125 @@
+"""One training loop for every trainable model: tqdm, periodic validation, checkpoints, resume,
+DDP under torchrun (gloo on CPU, nccl on GPU), bf16 autocast on GPU only (it is slower on CPU)."""
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import torch
+import torch.distributed as dist
+from tqdm import tqdm
+
+from millivid_env.errors import UserError
+from millivid_env.models import checkpoint
+
+POSTFIX_EVERY = 25  # steps between loss read-outs on the bar (each .item() syncs a GPU)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    steps: int = 20_000
+    lr: float = 1e-3
+    warmup: int = 500
+    weight_decay: float = 0.01
+    grad_clip: float = 1.0
+    eval_every: int = 1000
+    save_every: int = 500
+    seed: int = 0
+
+
+@dataclass
+class Distributed:
+    rank: int = 0
+    world: int = 1
+    device: torch.device = torch.device("cpu")
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def setup_distributed() -> Distributed:
+    """Join the torchrun group when launched by torchrun; plain single-process otherwise."""
+    if "RANK" not in os.environ:
+        return Distributed(device=torch.device("cuda" if torch.cuda.is_available() else "cpu"))
+    cuda = torch.cuda.is_available()
+    dist.init_process_group("nccl" if cuda else "gloo")
+    rank, world = dist.get_rank(), dist.get_world_size()
+    device = torch.device(f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}") if cuda else torch.device("cpu")
+    if cuda:
+        torch.cuda.set_device(device)
+    else:  # share the machine's cores between the processes
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // world))
+    return Distributed(rank, world, device)
+
+
+def lr_at(step: int, cfg: TrainConfig) -> float:
+    """Linear warm-up, then cosine decay to a tenth."""
+    if step < cfg.warmup:
+        return cfg.lr * (step + 1) / cfg.warmup
+    progress = min(1.0, (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup))
+    return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + torch.cos(torch.tensor(progress * torch.pi)).item()))
+
+
+def train(
+    model: torch.nn.Module,
+    model_config: Any,
+    batches: Iterator[torch.Tensor],
+    loss_fn: Callable[[torch.nn.Module, Any], tuple[torch.Tensor, dict[str, float]]],
+    out: Path,
+    cfg: TrainConfig,
+    evaluate: Callable[[torch.nn.Module], dict[str, float]] | None = None,
+    resume: bool = False,
+    card: dict[str, Any] | None = None,
+    ddp: Distributed | None = None,
+) -> dict[str, Any]:
+    """Train `model` for cfg.steps; checkpoints (and validation figures) land in `out`."""
+    ddp = ddp or Distributed()
+    out = Path(out)
+    model.to(ddp.device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    step, history = 0, []
+    if resume and (out / checkpoint.TRAINER_JSON).exists():
+        checkpoint.load_weights(out, model)
+        meta = checkpoint.load_trainer(out, optimizer)
+        step, history = meta["step"], meta.get("history", [])
+    elif (out / checkpoint.MODEL_FILE).exists() and not resume:
+        raise UserError(f"{out} already holds a checkpoint; pass --resume to continue it or choose another --out")
+    net = torch.nn.parallel.DistributedDataParallel(model) if ddp.world > 1 else model
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if ddp.device.type == "cuda" else torch.autocast("cpu", enabled=False)
+
+    def save() -> None:
+        if ddp.main:
+            checkpoint.save_model(out, model, model_config, {"step": step, "card": card or {}, "history": history[-20:]})
+            checkpoint.save_trainer(out, optimizer, step, {"history": history})
+
+    bar = tqdm(total=cfg.steps, initial=step, desc=f"train {out.name}", unit="step", disable=not ddp.main, mininterval=2)
+    started = time.perf_counter()
+    while step < cfg.steps:
+        for group in optimizer.param_groups:
+            group["lr"] = lr_at(step, cfg)
+        with autocast:
+            loss, logs = loss_fn(net, next(batches))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        optimizer.step()
+        step += 1
+        bar.update(1)
+        if step % POSTFIX_EVERY == 0:
+            bar.set_postfix(loss=f"{loss.item():.4f}", **{k: f"{v:.3g}" for k, v in logs.items()}, refresh=False)
+        if evaluate and ddp.main and (step % cfg.eval_every == 0 or step == cfg.steps):
+            model.eval()
+            with torch.no_grad():
+                figures = evaluate(model)
+            model.train()
+            history.append({"step": step, "seconds": round(time.perf_counter() - started, 1), **figures})
+            bar.write(json.dumps(history[-1]))
+        if step % cfg.save_every == 0 or step == cfg.steps:
+            save()
+    bar.close()
+    return {"step": step, "history": history}
