@@ -1,4 +1,4 @@
-"""Run a benchmark (env, data) and write its figures as JSON."""
+"""Run a benchmark (env, data, tokenizer) and write its figures as JSON."""
 from __future__ import annotations
 
 import argparse
@@ -7,24 +7,34 @@ from pathlib import Path
 
 from millivid_env.bench.data_bench import DataBenchConfig, run_data_bench
 from millivid_env.bench.env_bench import EnvBenchConfig, run_env_bench
+from millivid_env.bench.tokenizer_bench import run_tokenizer_bench
+from millivid_env.errors import UserError
 
-BENCHES = {"env": (run_env_bench, EnvBenchConfig), "data": (run_data_bench, DataBenchConfig)}
+TIMED = {"env": (run_env_bench, EnvBenchConfig), "data": (run_data_bench, DataBenchConfig)}
 
 
 def add_parser(p: argparse.ArgumentParser) -> None:
-    p.add_argument("which", choices=sorted(BENCHES), help="what to measure")
+    p.add_argument("which", choices=sorted([*TIMED, "tokenizer"]), help="what to measure")
     p.add_argument("--out", default=None, help="JSON file (default bench/<which>.json)")
-    p.add_argument("--seconds", type=float, default=None, help="time budget per measurement")
+    p.add_argument("--seconds", type=float, default=None, help="time budget per measurement (env, data)")
+    p.add_argument("--tokenizer", help="tokenizer run folder (tokenizer)")
+    p.add_argument("--compare", nargs="*", default=(), help="more tokenizer runs measured side by side (tokenizer)")
+    p.add_argument("--data", help="held-out dataset with block ids (tokenizer)")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    fn, config = BENCHES[args.which]
-    cfg = config() if args.seconds is None else config(seconds=args.seconds)
-    result = fn(cfg)
     out = Path(args.out or f"bench/{args.which}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
+    if args.which == "tokenizer":
+        if not (args.tokenizer and args.data):
+            raise UserError("bench tokenizer needs --tokenizer RUN and --data DATASET")
+        result = run_tokenizer_bench(Path(args.tokenizer), Path(args.data), out, tuple(Path(c) for c in args.compare))
+        print(result["table"])
+    else:
+        fn, config = TIMED[args.which]
+        result = fn(config() if args.seconds is None else config(seconds=args.seconds))
+        print(json.dumps(result, indent=2))
     out.write_text(json.dumps(result, indent=2))
-    print(json.dumps(result, indent=2))
     print(out)
     return 0

@@ -8,14 +8,14 @@ import sys
 import gymnasium as gym
 
 from millivid_env.cli import (
-    bench, collect, export_minari, import_dataset, inspect_dataset, play, render, train_tokenizer, verify, walk,
+    bench, collect, encode, export_minari, import_dataset, inspect_dataset, play, render, train_tokenizer, verify, walk,
 )
 from millivid_env.errors import UserError
 
 COMMANDS = {
     "collect": collect, "inspect": inspect_dataset, "verify": verify,
     "import": import_dataset, "export-minari": export_minari,
-    "train-tokenizer": train_tokenizer,
+    "train-tokenizer": train_tokenizer, "encode": encode,
     "render": render, "walk": walk, "play": play, "bench": bench,
 }
 # Errors caused by what the user passed in; anything else is a bug and keeps its traceback.

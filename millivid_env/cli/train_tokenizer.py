@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from millivid_env.cli import options
+from millivid_env.errors import UserError
 from millivid_env.data.windows import WindowDataset
 from millivid_env.models.tokenizer import PRESETS, PYRAMIDS, Tokenizer, TokenizerConfig, get_config
 from millivid_env.models.tokenizer_training import frame_batches, prefix_psnr, to_images, tokenizer_loss
@@ -35,6 +36,8 @@ def validation_frames(root: Path) -> torch.Tensor:
     windows = WindowDataset(root, 1, split="val", fields=("rgb",))
     if len(windows) == 0:
         windows = WindowDataset(root, 1, split="all", fields=("rgb",))
+    if len(windows) == 0:
+        raise UserError(f"{root}: no complete episodes to validate on")
     picks = np.linspace(0, len(windows) - 1, min(VALIDATION_FRAMES, len(windows))).astype(int)
     return to_images(torch.stack([windows[int(i)]["rgb"] for i in picks]))
 

@@ -39,6 +39,7 @@ class WindowDataset(Dataset):
         if window < 1 or stride < 1:
             raise ValueError(f"window and stride must be >= 1, got {window} and {stride}")
         self.root, self.window, self.stride, self.fields = Path(root), window, stride, tuple(fields)
+        layout.read_metadata(self.root)  # a clear error for a folder that is not a dataset
         refs = [r for r in layout.episode_refs(self.root) if r.complete and (split == "all" or split_of(r.name, val, test) == split)]
         # A window needs `window` frames each with its action: start + window <= steps.
         counts = np.array([max(0, (r.steps - window) // stride + 1) for r in refs], np.int64)

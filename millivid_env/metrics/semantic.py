@@ -1,16 +1,17 @@
 """Block classes from colour alone, and their IoU against the true block-id map.
 
 Every block type and landmark has its own colour family (blocks.toml), so a colour-to-class
-lookup recovers the class of most pixels without learned weights. The lookup is fitted from
-rendered frames and their true block-id maps: a 32^3 RGB histogram per class, majority vote per
-bin; empty bins fall back to the nearest base colour.
+lookup recovers the class of most pixels without learned weights: a 32^3 RGB histogram of votes
+per class, majority per bin. Votes come from the renderer's colour rules (face shade, texel
+grain, fog) and from rendered frames with their true block-id maps; bins nothing reaches take
+the class of the nearest bin that has votes.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from millivid_env.world import block_table
-from millivid_env.world.raycast import SKY_HORIZON
+from millivid_env.world.raycast import BOTTOM_SHADE, FACE_SHADE, SKY_HORIZON, SKY_ZENITH, TEXTURE_CONTRAST
 
 BINS = 32
 SHIFT = 3  # 256 / BINS = 8 = 2 ** SHIFT
@@ -21,29 +22,59 @@ def _bin_index(rgb: np.ndarray) -> np.ndarray:
     return (q[..., 0] * BINS + q[..., 1]) * BINS + q[..., 2]
 
 
+def _fill_empty(labels: np.ndarray, empty: np.ndarray) -> np.ndarray:
+    """Give every empty bin the label of a nearest non-empty bin, growing labels through the grid."""
+    grid = np.where(empty, -1, labels).reshape(BINS, BINS, BINS)
+    while (grid < 0).any():
+        for axis in range(3):
+            for shift in (1, -1):
+                neighbour = np.roll(grid, shift, axis)
+                grid = np.where((grid < 0) & (neighbour >= 0), neighbour, grid)
+    return grid.ravel()
+
+
+def semantic_mask(depth: np.ndarray, block_id: np.ndarray, fog_start: float) -> np.ndarray:
+    """Pixels whose class colour survives: in front of the fog, or sky. Beyond the fog start
+    every class blends toward the sky colour, and no palette (nor model) can tell them apart."""
+    return (depth < fog_start) | (block_id == 0)
+
+
 class PaletteClassifier:
     def __init__(self) -> None:
+        # Prior votes from the renderer's own colour rules: every class owns its shaded, grained
+        # and fogged colours even where the fitting frames never showed it.
+        votes = np.zeros((BINS**3, 256), np.int64)
         table = block_table()
-        ids = [b.id for b in table.blocks if b.id != 0]
-        colours = np.array([table.palette[i] for i in ids] + [SKY_HORIZON]) * 255
-        labels = np.array(ids + [0])
-        centres = (np.stack(np.meshgrid(*[np.arange(BINS)] * 3, indexing="ij"), -1).reshape(-1, 3) + 0.5) * (256 / BINS)
-        nearest = np.argmin(((centres[:, None] - colours[None]) ** 2).sum(-1), axis=1)
-        self.table = labels[nearest].astype(np.uint8)  # fallback: nearest base colour
+        shades = np.array([BOTTOM_SHADE, *FACE_SHADE])[:, None, None]
+        grain = 1 + TEXTURE_CONTRAST * np.linspace(-1, 1, 5)[None, :, None]
+        fog = np.linspace(0, 0.7, 8)[None, None, :]
+        horizon, zenith = np.array(SKY_HORIZON), np.array(SKY_ZENITH)
+        for block in table.blocks:
+            if block.id == 0:
+                colours = horizon + (zenith - horizon) * np.linspace(0, 1, 16)[:, None]
+            else:
+                lit = (shades * grain * (1 - fog))[..., None] * table.palette[block.id]
+                colours = (lit + fog[..., None] * horizon).reshape(-1, 3)
+            np.add.at(votes[:, block.id], _bin_index(np.clip(colours * 255, 0, 255).astype(np.uint8)), 1)
+        self.votes = votes
+        self.table = _fill_empty(votes.argmax(1), votes.sum(1) == 0).astype(np.uint8)
 
     def fit(self, rgb: np.ndarray, block_id: np.ndarray) -> "PaletteClassifier":
-        """rgb (..., H, W, 3) uint8 with their true block_id (..., H, W) uint8."""
-        votes = np.bincount(_bin_index(rgb).ravel() * 256 + block_id.ravel(), minlength=BINS**3 * 256).reshape(BINS**3, 256)
-        seen = votes.sum(1) > 0
-        self.table[seen] = votes[seen].argmax(1)
+        """Add the votes of rendered frames rgb (..., H, W, 3) uint8 with their true block_id."""
+        self.votes = self.votes + np.bincount(_bin_index(rgb).ravel() * 256 + block_id.ravel(),
+                                              minlength=BINS**3 * 256).reshape(BINS**3, 256)
+        seen = self.votes.sum(1) > 0
+        self.table[seen] = self.votes[seen].argmax(1)
         return self
 
     def __call__(self, rgb: np.ndarray) -> np.ndarray:
         return self.table[_bin_index(rgb)]
 
 
-def class_iou(pred: np.ndarray, truth: np.ndarray) -> dict[int, float]:
-    """IoU of every class present in the truth."""
+def class_iou(pred: np.ndarray, truth: np.ndarray, mask: np.ndarray | None = None) -> dict[int, float]:
+    """IoU of every class present in the truth, over the pixels in `mask` (all by default)."""
+    if mask is not None:
+        pred, truth = pred[mask], truth[mask]
     scores = {}
     for c in np.unique(truth):
         p, t = pred == c, truth == c
@@ -51,12 +82,12 @@ def class_iou(pred: np.ndarray, truth: np.ndarray) -> dict[int, float]:
     return scores
 
 
-def miou(pred: np.ndarray, truth: np.ndarray) -> float:
-    return float(np.mean(list(class_iou(pred, truth).values())))
+def miou(pred: np.ndarray, truth: np.ndarray, mask: np.ndarray | None = None) -> float:
+    return float(np.mean(list(class_iou(pred, truth, mask).values())))
 
 
-def landmark_iou(pred: np.ndarray, truth: np.ndarray) -> float | None:
+def landmark_iou(pred: np.ndarray, truth: np.ndarray, mask: np.ndarray | None = None) -> float | None:
     """Mean IoU over the landmark classes present in the truth (None when no landmark is in view)."""
     landmarks = {b.id for b in block_table().landmarks}
-    scores = [v for c, v in class_iou(pred, truth).items() if c in landmarks]
+    scores = [v for c, v in class_iou(pred, truth, mask).items() if c in landmarks]
     return float(np.mean(scores)) if scores else None

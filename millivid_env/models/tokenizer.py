@@ -167,3 +167,16 @@ class Tokenizer(nn.Module):
 
     def forward(self, images: torch.Tensor, keep: torch.Tensor | int | None = None) -> torch.Tensor:
         return self.decode(self.encode(images), keep)
+
+
+def load_tokenizer(folder) -> Tokenizer:
+    """A trained tokenizer from a run folder (model.safetensors + config.json), in eval mode."""
+    from millivid_env.models import checkpoint
+
+    config = checkpoint.read_config(folder)["config"]
+    try:
+        model = Tokenizer(TokenizerConfig(**config))
+    except TypeError as e:
+        raise checkpoint.UserError(f"{folder}: config.json is not a tokenizer config ({e})") from None
+    checkpoint.load_weights(folder, model)
+    return model.eval()

@@ -101,6 +101,30 @@ def append_rows(dataset: h5py.Dataset, start: int, rows: np.ndarray) -> None:
     did.write(h5s.create_simple(rows.shape), target, rows)
 
 
+# -- latents -----------------------------------------------------------------------------------------
+LATENTS = "latents"
+LATENT_DTYPE = np.float16
+
+
+def latent_path(level: int) -> str:
+    return f"{LATENTS}/level_{level}"
+
+
+def latents_done(group: h5py.Group, tokenizer_id: str) -> bool:
+    """True when this episode holds every frame's latents from tokenizer `tokenizer_id`."""
+    latents = group.get(LATENTS)
+    return latents is not None and latents.attrs.get("tokenizer") == tokenizer_id and bool(latents.attrs.get("complete"))
+
+
+def reset_latents(group: h5py.Group, tokenizer_id: str) -> h5py.Group:
+    """Drop any (partial or other tokenizer's) latents and start an empty group for new ones."""
+    if LATENTS in group:
+        del group[LATENTS]
+    latents = group.create_group(LATENTS)
+    latents.attrs.update({"tokenizer": tokenizer_id, "complete": False})
+    return latents
+
+
 # -- reading -----------------------------------------------------------------------------------------
 def episode_steps(group: h5py.Group) -> int:
     """Steps safely on disk: what the last flush recorded, never more than the arrays hold."""

@@ -1,0 +1,121 @@
+"""`millivid bench tokenizer`: reconstruction from every coarse prefix, semantic scores, speed."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from millivid_env.bench.timing import machine
+from millivid_env.data.windows import WindowDataset
+from millivid_env.metrics.psnr import psnr
+from millivid_env.metrics.semantic import PaletteClassifier, landmark_iou, miou, semantic_mask
+from millivid_env.metrics.ssim import ssim
+from millivid_env.models.tokenizer import Tokenizer, load_tokenizer
+from millivid_env.models.tokenizer_training import to_images
+from millivid_env.viz import contact_sheet, label, write_png
+from millivid_env.world import Camera
+
+
+@dataclass(frozen=True)
+class TokenizerBenchConfig:
+    frames: int = 512  # evaluation frames, spread evenly over the odd episodes
+    grid_rows: int = 4
+    speed_batch: int = 256
+    seed: int = 0
+
+
+def held_out_frames(root: Path, count: int, parity: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """rgb (N, H, W, 3), block_id (N, H, W) and depth (N, H, W) spread over episodes of one parity
+    (odd: evaluate, even: fit the palette), so the colour lookup never sees an evaluated frame."""
+    windows = WindowDataset(root, 1, split="all", fields=("rgb", "obs"))
+    picks = [i for i in range(len(windows)) if windows.locate(i)[0].name.endswith(tuple("13579" if parity else "02468"))]
+    picks = [picks[int(j)] for j in np.linspace(0, len(picks) - 1, min(count, len(picks)))]
+    items = [windows[i] for i in picks]
+    if not items or "obs/block_id" not in items[0] or "obs/depth" not in items[0]:
+        raise ValueError(f"{root}: need episodes with obs/block_id and obs/depth on both odd and even indices")
+    return tuple(np.concatenate([it[k].numpy() for it in items]) for k in ("rgb", "obs/block_id", "obs/depth"))
+
+
+def to_uint8(images: torch.Tensor) -> np.ndarray:
+    return (images.clamp(0, 1) * 255 + 0.5).byte().permute(0, 2, 3, 1).numpy()
+
+
+@torch.inference_mode()
+def prefix_scores(model: Tokenizer, rgb: np.ndarray, truth: np.ndarray, mask: np.ndarray,
+                  palette: PaletteClassifier) -> tuple[list[dict], list[np.ndarray]]:
+    images = to_images(torch.from_numpy(rgb))
+    latents = [torch.cat(z) for z in zip(*(model.encode(images[i:i + 256]) for i in range(0, len(images), 256)))]
+    rows, recons = [], []
+    for keep in range(1, model.cfg.levels + 1):
+        recon = torch.cat([model.decode([z[i:i + 256] for z in latents], keep) for i in range(0, len(images), 256)])
+        classes = palette(to_uint8(recon))
+        rows.append({"levels": keep, "psnr": psnr(recon, images).mean().item(), "ssim": ssim(recon.clamp(0, 1), images).mean().item(),
+                     "miou": miou(classes, truth, mask), "landmark_iou": landmark_iou(classes, truth, mask)})
+        recons.append(to_uint8(recon))
+    return rows, recons
+
+
+@torch.inference_mode()
+def speed(model: Tokenizer, rgb: np.ndarray, batch: int) -> tuple[float, float]:
+    images = to_images(torch.from_numpy(np.resize(rgb, (batch, *rgb.shape[1:]))))
+    model.encode(images)  # warm-up
+    start = time.perf_counter()
+    latents = model.encode(images)
+    encode = batch / (time.perf_counter() - start)
+    start = time.perf_counter()
+    model.decode(latents)
+    return encode, batch / (time.perf_counter() - start)
+
+
+def markdown(results: dict[str, Any]) -> str:
+    lines = ["| tokenizer | levels | PSNR dB | SSIM | block mIoU | landmark IoU |", "|---|---|---|---|---|---|"]
+    for name, entry in results["tokenizers"].items():
+        for row in entry["prefixes"]:
+            lm = "-" if row["landmark_iou"] is None else f"{row['landmark_iou']:.3f}"
+            lines.append(f"| {name} | {row['levels']} | {row['psnr']:.2f} | {row['ssim']:.3f} | {row['miou']:.3f} | {lm} |")
+    lines.append(f"| original frames (palette ceiling) | - | - | - | {results['palette_ceiling']['miou']:.3f} | "
+                 f"{results['palette_ceiling']['landmark_iou']:.3f} |")
+    return "\n".join(lines)
+
+
+def run_tokenizer_bench(tokenizer: Path, data: Path, out: Path, compare: tuple[Path, ...] = (),
+                        cfg: TokenizerBenchConfig = TokenizerBenchConfig()) -> dict[str, Any]:
+    rgb, truth, depth = held_out_frames(data, cfg.frames, parity=1)
+    fit_rgb, fit_truth, _ = held_out_frames(data, cfg.frames * 4, parity=0)
+    palette = PaletteClassifier().fit(fit_rgb, fit_truth)
+    camera = Camera()
+    mask = semantic_mask(depth, truth, camera.view_distance * camera.fog_start)
+    ceiling = palette(rgb)
+    results: dict[str, Any] = {
+        "machine": machine(), "data": str(data), "frames": len(rgb),
+        "semantic_pixels": f"{mask.mean():.1%} of pixels: in front of the fog ({camera.view_distance * camera.fog_start:g} blocks) or sky",
+        "palette_ceiling": {"miou": miou(ceiling, truth, mask), "landmark_iou": landmark_iou(ceiling, truth, mask)},
+        "tokenizers": {},
+    }
+    sample = np.linspace(0, len(rgb) - 1, cfg.grid_rows).astype(int)
+    tiles = [[label(np.repeat(np.repeat(rgb[i], 2, 0), 2, 1), "original")] for i in sample]
+    for folder in (tokenizer, *compare):
+        model = load_tokenizer(folder)
+        rows, recons = prefix_scores(model, rgb, truth, mask, palette)
+        encode_fps, decode_fps = speed(model, rgb, cfg.speed_batch)
+        name = f"{Path(folder).name} ({model.cfg.pyramid})"
+        name = name if name not in results["tokenizers"] else f"{name} #{len(results['tokenizers']) + 1}"
+        results["tokenizers"][name] = {"prefixes": rows, "encode_fps": encode_fps, "decode_fps": decode_fps,
+                                       "monotonic_psnr": all(a["psnr"] < b["psnr"] for a, b in zip(rows, rows[1:]))}
+        for r, i in enumerate(sample):
+            tiles[r] += [label(np.repeat(np.repeat(rec[i], 2, 0), 2, 1), f"{model.cfg.pyramid} {k + 1}/{model.cfg.levels}")
+                         for k, rec in enumerate(recons)]
+    first = results["tokenizers"][next(iter(results["tokenizers"]))]
+    results.update({"prefixes": first["prefixes"], "encode_fps": first["encode_fps"], "decode_fps": first["decode_fps"]})
+    if compare:
+        others = list(results["tokenizers"].values())[1:]
+        results["beats_comparisons_at_every_prefix"] = all(
+            a["psnr"] > b["psnr"] for other in others for a, b in zip(first["prefixes"], other["prefixes"]))
+    grid = Path(out).with_suffix(".png")
+    write_png(grid, contact_sheet([t for row in tiles for t in row], cols=len(tiles[0])))
+    results["grid_png"], results["table"] = str(grid), markdown(results)
+    return results

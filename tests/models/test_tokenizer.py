@@ -1,0 +1,76 @@
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from millivid_env.errors import UserError
+from millivid_env.models import checkpoint
+from millivid_env.models.tokenizer import Tokenizer, TokenizerConfig, get_config, load_tokenizer
+
+SMALL = TokenizerConfig(image_size=16, patch=4, levels=3, channels=4, width=8, decoder_width=16)
+
+
+@pytest.mark.parametrize("preset, size, tokens, channels", [("default", 64, [64, 16, 4, 1], 16), ("paper", 256, [256, 64, 16, 4], 32)])
+def test_pyramid_shapes_at_both_scales(preset, size, tokens, channels):
+    cfg = get_config(preset)
+    model = Tokenizer(cfg)
+    images = torch.rand(1, 3, size, size)
+    latents = model.encode(images)
+    assert [z.shape for z in latents] == [torch.Size([1, n, channels]) for n in tokens]
+    assert model.decode(latents).shape == images.shape
+
+
+def test_a_coarse_prefix_ignores_the_finer_levels():
+    model = Tokenizer(SMALL).eval()
+    latents = model.encode(torch.rand(2, 3, 16, 16))
+    changed = [torch.randn_like(latents[0]), *latents[1:]]
+    with torch.no_grad():
+        assert torch.equal(model.decode(latents, 2), model.decode(changed, 2))  # level 0 left out
+        assert not torch.equal(model.decode(latents, 3), model.decode(changed, 3))
+        per_sample = model.decode(latents, torch.tensor([1, 3]))
+        assert torch.allclose(per_sample[0], model.decode(latents, 1)[0]) and torch.allclose(per_sample[1], model.decode(latents, 3)[1])
+
+
+def test_cascaded_levels_are_mean_pools_of_the_finest():
+    model = Tokenizer(TokenizerConfig(**{**SMALL.__dict__, "pyramid": "cascaded"}))
+    latents = model.encode(torch.rand(2, 3, 16, 16))
+    finest = latents[0].transpose(1, 2).reshape(2, 4, 4, 4)
+    assert torch.allclose(latents[1], F.avg_pool2d(finest, 2).flatten(2).transpose(1, 2), atol=1e-6)
+    assert torch.allclose(latents[2][:, 0], latents[0].mean(1), atol=1e-6)
+
+
+def test_bad_configs_are_refused():
+    with pytest.raises(ValueError, match="levels need a finest grid"):
+        TokenizerConfig(image_size=16, patch=4, levels=4)
+    with pytest.raises(ValueError, match="pyramid must be"):
+        TokenizerConfig(pyramid="flat")
+    with pytest.raises(ValueError, match="unknown tokenizer preset"):
+        get_config("huge")
+
+
+def test_checkpoint_round_trip_is_exact(tmp_path):
+    model = Tokenizer(SMALL).eval()
+    checkpoint.save_model(tmp_path / "run", model, SMALL, {"step": 3})
+    loaded = load_tokenizer(tmp_path / "run")
+    images = torch.rand(2, 3, 16, 16)
+    with torch.no_grad():
+        assert torch.equal(model(images), loaded(images))
+    assert loaded.cfg == SMALL and not list((tmp_path / "run").glob("*.pt*"))
+
+
+def test_bad_checkpoints_say_what_is_wrong(tmp_path):
+    with pytest.raises(UserError, match="no checkpoint here"):
+        load_tokenizer(tmp_path / "missing")
+    run = tmp_path / "run"
+    checkpoint.save_model(run, Tokenizer(SMALL), SMALL)
+    config = (run / "config.json").read_text()
+    (run / "config.json").write_text(config.replace('"channels": 4', '"channels": 6'))
+    with pytest.raises(UserError, match="does not fit this model: .* is \\(4, 16, 1, 1\\), the model needs \\(6, 16, 1, 1\\)|does not fit this model"):
+        load_tokenizer(run)
+    (run / "config.json").write_text(config)
+    (run / "model.safetensors").write_bytes(b"\x00" * 64)
+    with pytest.raises(UserError, match="not a readable safetensors file"):
+        load_tokenizer(run)
+    (run / "config.json").write_text("{")
+    with pytest.raises(UserError, match="invalid JSON"):
+        load_tokenizer(run)
