@@ -1,6 +1,7 @@
 """`millivid bench env`: VoxelWorld speed against Crafter measured in the same run."""
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -22,19 +23,10 @@ class EnvBenchConfig:
     seed: int = 0
 
 
-def _stepper(env, actions: list[Any]) -> Callable[[], None]:
-    """A closure stepping `env` through pre-drawn actions, so policy cost stays out of the figure."""
-    it = iter(())
-
-    def step() -> None:
-        nonlocal it
-        action = next(it, None)
-        if action is None:
-            it = iter(actions)
-            action = next(it)
-        env.step(action)
-
-    return step
+def cycling(actions: list[Any], act: Callable[[Any], object]) -> Callable[[], None]:
+    """A closure feeding pre-drawn actions to `act` in a loop, so policy cost stays out of the figure."""
+    it = itertools.cycle(actions)
+    return lambda: act(next(it))
 
 
 def walking_actions(n: int, seed: int) -> list[dict[str, Any]]:
@@ -47,7 +39,7 @@ def voxel_steps_per_second(env_id: str, size: tuple[int, int], cfg: EnvBenchConf
     env = make_env(env_id, size=size)
     env.reset(seed=cfg.seed)
     actions = walking_actions(2048, cfg.seed) if env_id.endswith("VoxelWorld-v0") else list(np.random.default_rng(cfg.seed).integers(0, 3, 512))
-    return rate(_stepper(env.unwrapped, actions), cfg.seconds)
+    return rate(cycling(actions, env.unwrapped.step), cfg.seconds)
 
 
 def batch_frames_per_second(cfg: EnvBenchConfig) -> float:
@@ -74,18 +66,12 @@ def crafter_steps_per_second(cfg: EnvBenchConfig) -> float:
     env = crafter.Env(size=(64, 64), seed=cfg.seed)
     env.reset()
     actions = list(np.random.default_rng(cfg.seed).integers(0, env.action_space.n, 512))
-    it = iter(actions)
 
-    def step() -> None:
-        nonlocal it
-        a = next(it, None)
-        if a is None:
-            it = iter(actions)
-            a = next(it)
-        if env.step(a)[2]:
+    def step(action: int) -> None:
+        if env.step(action)[2]:
             env.reset()
 
-    return rate(step, cfg.seconds)
+    return rate(cycling(actions, step), cfg.seconds)
 
 
 def run_env_bench(cfg: EnvBenchConfig = EnvBenchConfig()) -> dict[str, Any]:
