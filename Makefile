@@ -4,6 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO := out/demo
+TOKENIZER := checkpoints/tokenizer-64
 
 .PHONY: install test test-all demo bench clean
 
@@ -25,6 +26,8 @@ demo: install
 	$(BIN)/millivid walk --env millivid/VoxelLoop-v0 --explorer revisit --frames 300 --seed 0 --out $(DEMO)/revisit.mp4
 	$(BIN)/millivid collect datasets/voxel-revisit-64.toml --out $(DEMO)/voxel-revisit-64 --episodes 4 --resume
 	$(BIN)/millivid verify $(DEMO)/voxel-revisit-64
+	$(BIN)/millivid encode --tokenizer $(TOKENIZER) --data $(DEMO)/voxel-revisit-64
+	$(BIN)/millivid bench tokenizer --tokenizer $(TOKENIZER) --compare $(TOKENIZER)-cascaded --data $(DEMO)/voxel-revisit-64 --out $(DEMO)/tokenizer.json
 
 bench: install
 	$(BIN)/millivid bench env --out bench/env.json

@@ -9,6 +9,27 @@ import numpy as np
 from millivid_env.record import layout
 
 
+class BlockBuffer:
+    """Rows of one block, per dataset path, in arrays allocated once (no per-flush stacking)."""
+
+    def __init__(self, block: int) -> None:
+        self.block, self.rows, self.arrays = block, 0, {}
+
+    def add(self, fields: Mapping[str, np.ndarray]) -> None:
+        for path, value in fields.items():
+            array = self.arrays.get(path)
+            if array is None:
+                value = np.asarray(value)
+                array = self.arrays[path] = np.empty((self.block, *value.shape), value.dtype)
+            array[self.rows] = value
+        self.rows += 1
+
+    def take(self) -> dict[str, np.ndarray]:
+        """The buffered rows (views valid until the next add), emptying the buffer."""
+        rows, self.rows = self.rows, 0
+        return {path: array[:rows] for path, array in self.arrays.items()} if rows else {}
+
+
 class EpisodeWriter:
     """Buffers frames and steps, appends them a block at a time and flushes the file.
 
@@ -29,33 +50,31 @@ class EpisodeWriter:
         self.shard, self.block, self.compression = shard, block, compression
         self.group = shard.create_group(name)
         self.group.attrs.update({"steps": 0, "complete": False, **(attrs or {})})
-        self._frames: list[dict[str, np.ndarray]] = []
-        self._steps: list[dict[str, np.ndarray]] = []
+        self._frames, self._steps = BlockBuffer(block), BlockBuffer(block)
         self._datasets: dict[str, h5py.Dataset] = {}  # h5py lookups cost more than the writes
         self._rows: dict[str, int] = {}
         self._steps_written = self._frames_written = 0
 
     def add_frame(self, fields: Mapping[str, np.ndarray]) -> None:
         """One observation row per dataset path (frame 0 first, then one per step)."""
-        self._frames.append(dict(fields))
-        if (self._frames_written + len(self._frames)) % self.block == 0:
+        self._frames.add(fields)
+        if (self._frames_written + self._frames.rows) % self.block == 0:
             self.flush()
 
     def add_step(self, fields: Mapping[str, np.ndarray]) -> None:
         """One step row per dataset path (actions/*, rewards, terminations, truncations)."""
-        self._steps.append(dict(fields))
+        self._steps.add(fields)
 
     def flush(self) -> None:
-        for rows in (self._frames, self._steps):
-            for path in (rows[0] if rows else ()):
-                self._append(path, np.stack([r[path] for r in rows]))
+        frames, steps = self._frames.take(), self._steps.take()
+        for path, rows in (*frames.items(), *steps.items()):
+            self._append(path, rows)
         # Only after every array holds the block does `steps` admit it: a crash in between is
         # read back as the previous flush.
-        self._steps_written += len(self._steps)
-        self._frames_written += len(self._frames)
-        self.group.attrs["steps"] = min(self._steps_written, self._frames_written - 1)
+        self._steps_written += len(next(iter(steps.values()), ()))
+        self._frames_written += len(next(iter(frames.values()), ()))
+        self.group.attrs["steps"] = max(0, min(self._steps_written, self._frames_written - 1))
         self.shard.flush()
-        self._frames, self._steps = [], []
 
     def _append(self, path: str, rows: np.ndarray) -> None:
         if path not in self._datasets:
