@@ -53,6 +53,9 @@ def run(args: argparse.Namespace) -> int:
     torch.manual_seed(train_cfg.seed)
     model = Tokenizer(cfg)
     val = validation_frames(Path(args.data)).to(ddp.device)
+    if val.shape[-1] != cfg.image_size or val.shape[-2] != cfg.image_size:
+        raise UserError(f"{args.data} holds {val.shape[-2]}x{val.shape[-1]} frames; preset {args.preset!r} takes "
+                        f"{cfg.image_size}x{cfg.image_size}")
     card = {"data": str(Path(args.data).resolve()), "batch": args.batch * ddp.world, "train": vars(train_cfg)}
     train(model, cfg, frame_batches(Path(args.data), args.batch, "train", train_cfg.seed, ddp.device), tokenizer_loss, out,
           train_cfg, evaluate=lambda m: prefix_psnr(m, val), resume=args.resume, card=card, ddp=ddp)

@@ -99,18 +99,24 @@ def test_bench_tokenizer_reports_every_prefix_side_by_side(tmp_path, small_datas
     assert (tmp_path / "bench.png").exists() and result["palette_ceiling"]["miou"] > 0.8
 
 
-def test_cli_errors_are_one_line(tmp_path):
+def test_cli_errors_are_one_line(tmp_path, small_dataset):
     for argv, message in ((["encode", "--tokenizer", str(tmp_path / "none"), "--data", "x"], "no checkpoint here"),
-                          (["train-tokenizer", "--data", str(tmp_path / "none"), "--out", str(tmp_path / "o"), "--steps", "1"], "not a dataset")):
+                          (["train-tokenizer", "--data", str(tmp_path / "none"), "--out", str(tmp_path / "o"), "--steps", "1"], "not a dataset"),
+                          (["train-tokenizer", "--data", str(small_dataset), "--out", str(tmp_path / "o"), "--steps", "1"],
+                           "holds 16x16 frames; preset 'default' takes 64x64")):
         result = subprocess.run([sys.executable, "-m", "millivid_env.cli.main", *argv], capture_output=True, text=True)
         assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
 
 
 @pytest.mark.slow
-def test_torchrun_ddp_with_gloo_on_two_processes(tmp_path, small_dataset):
-    pytest.importorskip("torch.distributed.run")
+def test_torchrun_ddp_with_gloo_on_two_processes(tmp_path):
+    from millivid_env.record.collect import collect
+    from tests.conftest import small_recipe
+
+    data = tmp_path / "data64"
+    collect(small_recipe(episodes=2, frames=20, env_kwargs={"size": [64, 64]}), data)
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "-m", "millivid_env.cli.main",
-           "train-tokenizer", "--data", str(small_dataset), "--out", str(tmp_path / "ddp"), "--steps", "4",
+           "train-tokenizer", "--data", str(data), "--out", str(tmp_path / "ddp"), "--steps", "4",
            "--batch", "4", "--preset", "tiny", "--eval-every", "2"]
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
