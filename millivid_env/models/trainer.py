@@ -3,6 +3,7 @@ DDP under torchrun (gloo on CPU, nccl on GPU), bf16 autocast on GPU only (it is 
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from dataclasses import dataclass
@@ -62,7 +63,7 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
     if step < cfg.warmup:
         return cfg.lr * (step + 1) / cfg.warmup
     progress = min(1.0, (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup))
-    return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + torch.cos(torch.tensor(progress * torch.pi)).item()))
+    return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(progress * math.pi)))
 
 
 def train(

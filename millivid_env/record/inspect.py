@@ -13,17 +13,18 @@ from millivid_env.record import layout
 def field_table(root: Path) -> dict[str, tuple[tuple[int, ...], str, int, int]]:
     """path -> (row shape, dtype, stored bytes, raw bytes), summed over every episode."""
     table: dict[str, list] = {}
-    for ref in layout.episode_refs(root):
-        with layout.open_shard(ref.shard) as f:
-            group = f[ref.name]
 
-            def visit(path: str, obj) -> None:
-                if isinstance(obj, h5py.Dataset):
-                    entry = table.setdefault(path, [obj.shape[1:], str(obj.dtype), 0, 0])
-                    entry[2] += obj.id.get_storage_size()
-                    entry[3] += obj.size * obj.dtype.itemsize
+    def visit(path: str, obj) -> None:
+        if isinstance(obj, h5py.Dataset):
+            entry = table.setdefault(path, [obj.shape[1:], str(obj.dtype), 0, 0])
+            entry[2] += obj.id.get_storage_size()
+            entry[3] += obj.size * obj.dtype.itemsize
 
-            group.visititems(visit)
+    for shard_path in layout.shard_paths(root):  # one open per shard, not per episode
+        with layout.open_shard(shard_path) as f:
+            for name in f:
+                if name.startswith(layout.EPISODE_PREFIX):
+                    f[name].visititems(visit)
     return {k: tuple(v) for k, v in sorted(table.items())}
 
 
