@@ -27,6 +27,7 @@ def encode_frames(model: Tokenizer, rgb: np.ndarray) -> list[np.ndarray]:
 
 
 def encode_dataset(tokenizer: Path, root: Path, batch: int = 256) -> dict[str, int]:
+    layout.read_metadata(root)  # "not a dataset" before anything else
     model = load_tokenizer(tokenizer)
     run = tokenizer_id(tokenizer)
     refs = [r for r in layout.episode_refs(root) if r.complete]
