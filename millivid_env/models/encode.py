@@ -27,9 +27,9 @@ def encode_frames(model: Tokenizer, rgb: np.ndarray) -> list[np.ndarray]:
 
 
 def encode_dataset(tokenizer: Path, root: Path, batch: int = 256) -> dict[str, int]:
-    layout.read_metadata(root)  # "not a dataset" before anything else
     model = load_tokenizer(tokenizer)
     run = tokenizer_id(tokenizer)
+    layout.read_metadata(root)  # say "not a dataset" rather than "no episodes" for a wrong folder
     refs = [r for r in layout.episode_refs(root) if r.complete]
     if not refs:
         raise UserError(f"{root}: no complete episodes to encode")
