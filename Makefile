@@ -4,7 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO := out/demo
-TOKENIZER := checkpoints/tokenizer-64
+TOKENIZER := checkpoints/ablation-learned
+# The learned-vs-cascaded pair trained side by side (issue 5's ablation), benched beside TOKENIZER.
+ABLATION := checkpoints/ablation-learned checkpoints/ablation-cascaded
 
 .PHONY: install test test-all demo bench clean
 
@@ -27,7 +29,7 @@ demo: install
 	$(BIN)/millivid collect datasets/voxel-revisit-64.toml --out $(DEMO)/voxel-revisit-64 --episodes 4 --resume
 	$(BIN)/millivid verify $(DEMO)/voxel-revisit-64
 	$(BIN)/millivid encode --tokenizer $(TOKENIZER) --data $(DEMO)/voxel-revisit-64
-	$(BIN)/millivid bench tokenizer --tokenizer $(TOKENIZER) --compare $(TOKENIZER)-cascaded --data $(DEMO)/voxel-revisit-64 --out $(DEMO)/tokenizer.json
+	$(BIN)/millivid bench tokenizer --tokenizer $(TOKENIZER) --compare $(filter-out $(TOKENIZER),$(ABLATION)) --data $(DEMO)/voxel-revisit-64 --out $(DEMO)/tokenizer.json
 
 bench: install
 	$(BIN)/millivid bench env --out bench/env.json

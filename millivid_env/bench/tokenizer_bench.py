@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +14,7 @@ from millivid_env.data.windows import WindowDataset
 from millivid_env.metrics.psnr import psnr
 from millivid_env.metrics.semantic import PaletteClassifier, landmark_iou, miou, semantic_mask
 from millivid_env.metrics.ssim import ssim
-from millivid_env.models.tokenizer import Tokenizer, load_tokenizer
+from millivid_env.models.tokenizer import Tokenizer, TokenizerConfig, load_tokenizer
 from millivid_env.models.tokenizer_training import to_images
 from millivid_env.viz import contact_sheet, label, write_png
 from millivid_env.world import Camera
@@ -71,6 +71,18 @@ def speed(model: Tokenizer, rgb: np.ndarray, batch: int) -> tuple[float, float]:
     return encode, batch / (time.perf_counter() - start)
 
 
+def pyramid_ablations(entries: dict[str, dict[str, Any]], configs: dict[str, TokenizerConfig]) -> list[dict[str, Any]]:
+    """Learned vs cascaded for every pair of tokenizers whose configs differ in the pyramid only."""
+    pairs = []
+    for learned, cfg in configs.items():
+        for cascaded, other in configs.items():
+            if cfg.pyramid == "learned" and other == replace(cfg, pyramid="cascaded"):
+                gains = [a["psnr"] - b["psnr"] for a, b in zip(entries[learned]["prefixes"], entries[cascaded]["prefixes"])]
+                pairs.append({"learned": learned, "cascaded": cascaded, "psnr_gain_per_prefix": gains,
+                              "learned_wins_every_prefix": all(g > 0 for g in gains)})
+    return pairs
+
+
 def markdown(results: dict[str, Any]) -> str:
     lines = ["| tokenizer | levels | PSNR dB | SSIM | block mIoU | landmark IoU |", "|---|---|---|---|---|---|"]
     for name, entry in results["tokenizers"].items():
@@ -79,6 +91,10 @@ def markdown(results: dict[str, Any]) -> str:
             lines.append(f"| {name} | {row['levels']} | {row['psnr']:.2f} | {row['ssim']:.3f} | {row['miou']:.3f} | {lm} |")
     lines.append(f"| original frames (palette ceiling) | - | - | - | {results['palette_ceiling']['miou']:.3f} | "
                  f"{results['palette_ceiling']['landmark_iou']:.3f} |")
+    for pair in results["pyramid_ablations"]:
+        gains = " / ".join(f"{g:+.2f}" for g in pair["psnr_gain_per_prefix"])
+        lines.append(f"\n{pair['learned']} vs {pair['cascaded']}: PSNR {gains} dB keeping 1..L levels "
+                     f"(learned wins every prefix: {'yes' if pair['learned_wins_every_prefix'] else 'no'})")
     return "\n".join(lines)
 
 
@@ -96,6 +112,7 @@ def run_tokenizer_bench(tokenizer: Path, data: Path, out: Path, compare: tuple[P
         "palette_ceiling": {"miou": miou(ceiling, truth, mask), "landmark_iou": landmark_iou(ceiling, truth, mask)},
         "tokenizers": {},
     }
+    configs: dict[str, TokenizerConfig] = {}
     sample = np.linspace(0, len(rgb) - 1, cfg.grid_rows).astype(int)
     tiles = [[label(np.repeat(np.repeat(rgb[i], 2, 0), 2, 1), "original")] for i in sample]
     for folder in (tokenizer, *compare):
@@ -104,6 +121,7 @@ def run_tokenizer_bench(tokenizer: Path, data: Path, out: Path, compare: tuple[P
         encode_fps, decode_fps = speed(model, rgb, cfg.speed_batch)
         name = f"{Path(folder).name} ({model.cfg.pyramid})"
         name = name if name not in results["tokenizers"] else f"{name} #{len(results['tokenizers']) + 1}"
+        configs[name] = model.cfg
         results["tokenizers"][name] = {"prefixes": rows, "encode_fps": encode_fps, "decode_fps": decode_fps,
                                        "monotonic_psnr": all(a["psnr"] < b["psnr"] for a, b in zip(rows, rows[1:]))}
         for r, i in enumerate(sample):
@@ -111,10 +129,7 @@ def run_tokenizer_bench(tokenizer: Path, data: Path, out: Path, compare: tuple[P
                          for k, rec in enumerate(recons)]
     first = results["tokenizers"][next(iter(results["tokenizers"]))]
     results.update({"prefixes": first["prefixes"], "encode_fps": first["encode_fps"], "decode_fps": first["decode_fps"]})
-    if compare:
-        others = list(results["tokenizers"].values())[1:]
-        results["beats_comparisons_at_every_prefix"] = all(
-            a["psnr"] > b["psnr"] for other in others for a, b in zip(first["prefixes"], other["prefixes"]))
+    results["pyramid_ablations"] = pyramid_ablations(results["tokenizers"], configs)
     grid = Path(out).with_suffix(".png")
     write_png(grid, contact_sheet([t for row in tiles for t in row], cols=len(tiles[0])))
     results["grid_png"], results["table"] = str(grid), markdown(results)

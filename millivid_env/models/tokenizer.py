@@ -30,8 +30,10 @@ class TokenizerConfig:
     channels: int = 16  # latent channels per token
     width: int = 24  # encoder base width (doubles per downsampling, capped at 4x)
     decoder_width: int = 96
+    pixel_blocks: int = 1  # residual blocks after each decoder upsampling to full resolution (sharp edges)
     pyramid: str = "learned"
     ssim_weight: float = 0.2
+    class_balance: float = 0.5  # pixel weight n^-power per block class of n pixels (0: plain L2; needs obs/block_id)
     image_levels: int = 3  # image-pyramid scales in the L2 loss, weighted 4^scale on summed errors
 
     def __post_init__(self) -> None:
@@ -128,7 +130,8 @@ class Decoder(nn.Module):
         stages, width = [], d
         for _ in range(int(math.log2(cfg.patch))):
             out = max(width // 2, 16)
-            stages += [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(width, out, 3, padding=1), nn.GELU()]
+            stages += [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(width, out, 3, padding=1), nn.GELU(),
+                       *(ResBlock(out) for _ in range(cfg.pixel_blocks))]
             width = out
         self.to_image = nn.Sequential(*stages, nn.Conv2d(width, 3, 3, padding=1))
 

@@ -22,34 +22,50 @@ def to_images(rgb: torch.Tensor) -> torch.Tensor:
     return rgb.reshape(-1, *rgb.shape[-3:]).permute(0, 3, 1, 2).float().div(255)
 
 
-def frame_batches(root: Path, batch: int, split: str, seed: int, device: torch.device) -> Iterator[torch.Tensor]:
-    """Endless random batches (B, 3, H, W) of frames from the `split` episodes of a dataset."""
-    windows = WindowDataset(root, FRAMES_PER_READ, split=split, fields=("rgb",))
+def frame_batches(root: Path, batch: int, split: str, seed: int, device: torch.device) -> Iterator[dict[str, torch.Tensor]]:
+    """Endless random batches from the `split` episodes of a dataset: {"images": (B, 3, H, W)} and,
+    where the dataset records it, {"block_id": (B, H, W)} for the class-balanced loss."""
+    windows = WindowDataset(root, FRAMES_PER_READ, split=split, fields=("rgb", "obs"))
     if len(windows) == 0:
         raise UserError(f"{root}: no {split} frames to train on (collect more episodes)")
     rng = np.random.default_rng(seed)
     while True:
-        reads = [windows[int(i)]["rgb"] for i in rng.integers(len(windows), size=-(-batch // FRAMES_PER_READ))]
-        yield to_images(torch.stack(reads))[:batch].to(device)
+        reads = [windows[int(i)] for i in rng.integers(len(windows), size=-(-batch // FRAMES_PER_READ))]
+        out = {"images": to_images(torch.stack([r["rgb"] for r in reads]))[:batch].to(device)}
+        if "obs/block_id" in reads[0]:
+            out["block_id"] = torch.cat([r["obs/block_id"] for r in reads])[:batch].to(device)
+        yield out
 
 
-def pyramid_l2(pred: torch.Tensor, target: torch.Tensor, scales: int) -> torch.Tensor:
+def class_balance_weights(block_id: torch.Tensor, power: float, cap: float = 10.0) -> torch.Tensor:
+    """Per-pixel loss weights (B, 1, H, W), mean 1: a class with n pixels in the batch weighs
+    n^-power per pixel, so rare classes (a distant landmark, a patch of snow) are not drowned by
+    grass and sky; the block mIoU counts every class the same. Capped at `cap` x the mean."""
+    counts = torch.bincount(block_id.flatten().long(), minlength=256).float().clamp(min=1)
+    weights = counts.pow(-power)[block_id.long()]
+    return (weights / weights.mean()).clamp(max=cap).unsqueeze(1)
+
+
+def pyramid_l2(pred: torch.Tensor, target: torch.Tensor, scales: int, weight: torch.Tensor | None = None) -> torch.Tensor:
     """L2 over an image pyramid, each scale's summed error weighted by 4^scale (its pixels are 4x
     fewer), i.e. every scale's mean squared error counts the same: coarse layout is not drowned
-    out by fine texture."""
+    out by fine texture. `weight` (B, 1, H, W) weighs pixels, pooled along with the images."""
+    weight = torch.ones_like(pred[:, :1]) if weight is None else weight
     total = pred.new_zeros(())
     for scale in range(scales):
-        total = total + F.mse_loss(pred, target)
-        pred, target = F.avg_pool2d(pred, 2), F.avg_pool2d(target, 2)
+        total = total + (weight * (pred - target).square()).mean()
+        pred, target, weight = (F.avg_pool2d(x, 2) for x in (pred, target, weight))
     return total / scales
 
 
-def tokenizer_loss(net: torch.nn.Module, images: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+def tokenizer_loss(net: torch.nn.Module, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
     """Each sample keeps a random number of coarse levels (1..L): every prefix learns to decode."""
     cfg: TokenizerConfig = (net.module if hasattr(net, "module") else net).cfg
+    images = batch["images"]
     keep = torch.randint(1, cfg.levels + 1, (images.shape[0],), device=images.device)
     recon = net(images, keep)
-    l2 = pyramid_l2(recon, images, cfg.image_levels)
+    weight = class_balance_weights(batch["block_id"], cfg.class_balance) if cfg.class_balance and "block_id" in batch else None
+    l2 = pyramid_l2(recon, images, cfg.image_levels, weight)
     structure = 1 - ssim(recon.clamp(0, 1), images).mean()
     return l2 + cfg.ssim_weight * structure, {"l2": l2.item(), "ssim": 1 - structure.item()}
 

@@ -13,7 +13,7 @@ from millivid_env.errors import UserError
 from millivid_env.models import checkpoint
 from millivid_env.models.encode import encode_dataset
 from millivid_env.models.tokenizer import Tokenizer, load_tokenizer
-from millivid_env.models.tokenizer_training import frame_batches, tokenizer_loss
+from millivid_env.models.tokenizer_training import class_balance_weights, frame_batches, pyramid_l2, tokenizer_loss
 from millivid_env.models.trainer import TrainConfig, train
 from millivid_env.record import layout
 from tests.models.test_tokenizer import SMALL
@@ -91,11 +91,16 @@ def test_bench_tokenizer_reports_every_prefix_side_by_side(tmp_path, small_datas
     checkpoint.save_model(tmp_path / "learned", Tokenizer(SMALL), SMALL)
     cascaded = TokenizerConfig(**{**SMALL.__dict__, "pyramid": "cascaded"})
     checkpoint.save_model(tmp_path / "cascaded", Tokenizer(cascaded), cascaded)
-    result = run_tokenizer_bench(tmp_path / "learned", small_dataset, tmp_path / "bench.json", compare=(tmp_path / "cascaded",))
+    wider = TokenizerConfig(**{**SMALL.__dict__, "width": 16})  # differs in more than the pyramid: no pair
+    checkpoint.save_model(tmp_path / "wider", Tokenizer(wider), wider)
+    result = run_tokenizer_bench(tmp_path / "learned", small_dataset, tmp_path / "bench.json",
+                                 compare=(tmp_path / "cascaded", tmp_path / "wider"))
     assert [p["levels"] for p in result["prefixes"]] == [1, 2, 3]
     assert set(result["prefixes"][0]) >= {"levels", "psnr", "ssim", "miou", "landmark_iou"}
-    assert result["encode_fps"] > 0 and result["decode_fps"] > 0 and len(result["tokenizers"]) == 2
-    assert isinstance(result["beats_comparisons_at_every_prefix"], bool)
+    assert result["encode_fps"] > 0 and result["decode_fps"] > 0 and len(result["tokenizers"]) == 3
+    [pair] = result["pyramid_ablations"]
+    assert (pair["learned"], pair["cascaded"]) == ("learned (learned)", "cascaded (cascaded)")
+    assert len(pair["psnr_gain_per_prefix"]) == 3 and isinstance(pair["learned_wins_every_prefix"], bool)
     assert (tmp_path / "bench.png").exists() and result["palette_ceiling"]["miou"] > 0.8
 
 
@@ -122,3 +127,40 @@ def test_torchrun_ddp_with_gloo_on_two_processes(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     meta = json.loads((tmp_path / "ddp" / checkpoint.TRAINER_JSON).read_text())
     assert meta["step"] == 4
+
+
+def test_class_balance_lifts_rare_classes_and_keeps_the_mean():
+    block_id = torch.zeros(2, 8, 8, dtype=torch.uint8)
+    block_id[0, 0, :2] = 17  # a 2-pixel landmark among 126 grass pixels
+    weights = class_balance_weights(block_id, power=0.5)
+    assert weights.shape == (2, 1, 8, 8)
+    assert weights.mean().item() == pytest.approx(1.0, rel=1e-5)
+    rare, common = weights[0, 0, 0, 0].item(), weights[1, 0, 5, 5].item()
+    assert rare / common == pytest.approx((126 / 2) ** 0.5, rel=1e-4)  # n^-0.5 per pixel
+    assert class_balance_weights(block_id, power=0.0).eq(1).all()
+    assert class_balance_weights(block_id, power=2.0, cap=5.0).max().item() == pytest.approx(5.0)
+
+
+def test_weighted_pyramid_l2_matches_plain_l2_under_unit_weights_and_follows_the_weights():
+    torch.manual_seed(0)
+    pred, target = torch.rand(2, 3, 16, 16), torch.rand(2, 3, 16, 16)
+    plain = pyramid_l2(pred, target, 3)
+    assert pyramid_l2(pred, target, 3, torch.ones(2, 1, 16, 16)).item() == pytest.approx(plain.item(), rel=1e-6)
+    # An error only where the weight is 0 costs nothing at the finest scale.
+    weight = torch.ones(2, 1, 16, 16)
+    weight[:, :, :8] = 0
+    spoiled = target.clone()
+    spoiled[:, :, :8] += 0.5
+    assert pyramid_l2(spoiled, target, 1, weight).item() == 0
+    assert pyramid_l2(spoiled, target, 1).item() > 0
+
+
+def test_the_loss_uses_block_ids_only_when_the_batch_has_them(small_dataset):
+    batch = next(frame_batches(small_dataset, 4, "all", 0, torch.device("cpu")))
+    assert batch["images"].shape[0] == 4 and batch["block_id"].shape == batch["images"].shape[:1] + batch["images"].shape[2:]
+    model = Tokenizer(SMALL)
+    torch.manual_seed(0)
+    weighted = tokenizer_loss(model, batch)[0].item()
+    torch.manual_seed(0)
+    plain = tokenizer_loss(model, {"images": batch["images"]})[0].item()
+    assert weighted != pytest.approx(plain)
