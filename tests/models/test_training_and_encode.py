@@ -96,7 +96,8 @@ def test_bench_tokenizer_reports_every_prefix_side_by_side(tmp_path, small_datas
     result = run_tokenizer_bench(tmp_path / "learned", small_dataset, tmp_path / "bench.json",
                                  compare=(tmp_path / "cascaded", tmp_path / "wider"))
     assert [p["levels"] for p in result["prefixes"]] == [1, 2, 3]
-    assert set(result["prefixes"][0]) >= {"levels", "psnr", "ssim", "miou", "landmark_iou"}
+    assert set(result["prefixes"][0]) >= {"levels", "psnr", "ssim", "miou", "landmark_iou", "class_iou"}
+    assert "grass" in result["prefixes"][0]["class_iou"]
     assert result["encode_fps"] > 0 and result["decode_fps"] > 0 and len(result["tokenizers"]) == 3
     [pair] = result["pyramid_ablations"]
     assert (pair["learned"], pair["cascaded"]) == ("learned (learned)", "cascaded (cascaded)")
