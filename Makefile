@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO := out/demo
-TOKENIZER := checkpoints/ablation-learned
+TOKENIZER := checkpoints/tokenizer-64
 # The learned-vs-cascaded pair trained side by side (issue 5's ablation), benched beside TOKENIZER.
 ABLATION := checkpoints/ablation-learned checkpoints/ablation-cascaded
 
