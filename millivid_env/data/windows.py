@@ -27,8 +27,9 @@ class WindowDataset(Dataset):
 
     Item: {"rgb": uint8 (T, H, W, 3), "actions/<name>": (T, ...) the action taken at each frame,
     "pose": float32 (T, 5), "latents/level_<k>": (T, N_k, C), "episode": int, "start": int} (the
-    fields the dataset has among `fields`). Files open lazily in whichever process reads, so the
-    dataset is safe in a multi-worker DataLoader (one handle per worker, none across a fork).
+    fields the dataset has among `fields`: a group such as "obs", or one path such as
+    "obs/block_id"). Files open lazily in whichever process reads, so the dataset is safe in a
+    multi-worker DataLoader (one handle per worker, none across a fork).
     """
 
     def __init__(self, root: str | Path, window: int, split: str = "train", stride: int = 1,
@@ -72,7 +73,7 @@ class WindowDataset(Dataset):
         item: dict[str, Any] = {"episode": layout.episode_index(ref.name), "start": start}
         for path in layout.frame_paths(group) + layout.action_paths(group):
             name = "rgb" if path == "obs/rgb" else path
-            if name.split("/")[0] in self.fields:
+            if name in self.fields or name.split("/")[0] in self.fields:
                 item[name] = torch.from_numpy(np.ascontiguousarray(group[path][rows]))
         if "pose" in item:
             item["pose"] = item["pose"].float()

@@ -25,7 +25,7 @@ def to_images(rgb: torch.Tensor) -> torch.Tensor:
 def frame_batches(root: Path, batch: int, split: str, seed: int, device: torch.device) -> Iterator[dict[str, torch.Tensor]]:
     """Endless random batches from the `split` episodes of a dataset: {"images": (B, 3, H, W)} and,
     where the dataset records it, {"block_id": (B, H, W)} for the class-balanced loss."""
-    windows = WindowDataset(root, FRAMES_PER_READ, split=split, fields=("rgb", "obs"))
+    windows = WindowDataset(root, FRAMES_PER_READ, split=split, fields=("rgb", "obs/block_id"))
     if len(windows) == 0:
         raise UserError(f"{root}: no {split} frames to train on (collect more episodes)")
     rng = np.random.default_rng(seed)

@@ -23,6 +23,13 @@ def test_windows_hold_consecutive_frames_actions_and_poses(small_dataset):
         windows[len(windows)]
 
 
+def test_fields_take_a_group_or_a_single_path(small_dataset):
+    one = WindowDataset(small_dataset, window=2, split="all", fields=("rgb", "obs/block_id"))[0]
+    group = WindowDataset(small_dataset, window=2, split="all", fields=("obs",))[0]
+    assert {"rgb", "obs/block_id"} <= set(one) and "obs/depth" not in one and "pose" not in one
+    assert {"obs/block_id", "obs/depth"} <= set(group) and "rgb" not in group
+
+
 def test_multi_worker_loader_reads_every_window_once(small_dataset):
     windows = WindowDataset(small_dataset, window=4, split="all", stride=9, fields=("rgb",))
     loader = DataLoader(windows, batch_size=2, num_workers=2, shuffle=False)
