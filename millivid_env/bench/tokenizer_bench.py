@@ -12,12 +12,12 @@ import torch
 from millivid_env.bench.timing import machine
 from millivid_env.data.windows import WindowDataset
 from millivid_env.metrics.psnr import psnr
-from millivid_env.metrics.semantic import PaletteClassifier, class_iou, landmark_iou, miou, semantic_mask
+from millivid_env.metrics.semantic import PaletteClassifier, semantic_mask, semantic_scores
 from millivid_env.metrics.ssim import ssim
 from millivid_env.models.tokenizer import Tokenizer, TokenizerConfig, load_tokenizer
 from millivid_env.models.tokenizer_training import to_images
 from millivid_env.viz import contact_sheet, label, write_png
-from millivid_env.world import Camera, block_table
+from millivid_env.world import Camera
 
 
 @dataclass(frozen=True)
@@ -47,17 +47,14 @@ def to_uint8(images: torch.Tensor) -> np.ndarray:
 @torch.inference_mode()
 def prefix_scores(model: Tokenizer, rgb: np.ndarray, truth: np.ndarray, mask: np.ndarray,
                   palette: PaletteClassifier) -> tuple[list[dict], list[np.ndarray]]:
-    names = {b.id: b.name for b in block_table().blocks}
     images = to_images(torch.from_numpy(rgb))
     latents = [torch.cat(z) for z in zip(*(model.encode(images[i:i + 256]) for i in range(0, len(images), 256)))]
     rows, recons = [], []
     for keep in range(1, model.cfg.levels + 1):
         recon = torch.cat([model.decode([z[i:i + 256] for z in latents], keep) for i in range(0, len(images), 256)])
         classes = palette(to_uint8(recon))
-        per_class = class_iou(classes, truth, mask)
         rows.append({"levels": keep, "psnr": psnr(recon, images).mean().item(), "ssim": ssim(recon.clamp(0, 1), images).mean().item(),
-                     "miou": float(np.mean(list(per_class.values()))), "landmark_iou": landmark_iou(classes, truth, mask),
-                     "class_iou": {names[c]: iou for c, iou in per_class.items()}})
+                     **semantic_scores(classes, truth, mask)})
         recons.append(to_uint8(recon))
     return rows, recons
 
@@ -112,7 +109,7 @@ def run_tokenizer_bench(tokenizer: Path, data: Path, out: Path, compare: tuple[P
     results: dict[str, Any] = {
         "machine": machine(), "data": str(data), "frames": len(rgb),
         "semantic_pixels": f"{mask.mean():.1%} of pixels: in front of the fog ({camera.view_distance * camera.fog_start:g} blocks) or sky",
-        "palette_ceiling": {"miou": miou(ceiling, truth, mask), "landmark_iou": landmark_iou(ceiling, truth, mask)},
+        "palette_ceiling": semantic_scores(ceiling, truth, mask),
         "tokenizers": {},
     }
     configs: dict[str, TokenizerConfig] = {}

@@ -8,6 +8,8 @@ the class of the nearest bin that has votes.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from millivid_env.world import block_table
@@ -82,12 +84,21 @@ def class_iou(pred: np.ndarray, truth: np.ndarray, mask: np.ndarray | None = Non
     return scores
 
 
+def semantic_scores(pred: np.ndarray, truth: np.ndarray, mask: np.ndarray | None = None) -> dict[str, Any]:
+    """From one pass over the classes: "miou", "landmark_iou" (mean over the landmark classes in
+    the truth; None when no landmark is in view) and "class_iou" {class name: IoU}."""
+    per_class = class_iou(pred, truth, mask)
+    table = block_table()
+    landmarks = [v for c, v in per_class.items() if c in {b.id for b in table.landmarks}]
+    names = {b.id: b.name for b in table.blocks}
+    return {"miou": float(np.mean(list(per_class.values()))),
+            "landmark_iou": float(np.mean(landmarks)) if landmarks else None,
+            "class_iou": {names[c]: v for c, v in per_class.items()}}
+
+
 def miou(pred: np.ndarray, truth: np.ndarray, mask: np.ndarray | None = None) -> float:
-    return float(np.mean(list(class_iou(pred, truth, mask).values())))
+    return semantic_scores(pred, truth, mask)["miou"]
 
 
 def landmark_iou(pred: np.ndarray, truth: np.ndarray, mask: np.ndarray | None = None) -> float | None:
-    """Mean IoU over the landmark classes present in the truth (None when no landmark is in view)."""
-    landmarks = {b.id for b in block_table().landmarks}
-    scores = [v for c, v in class_iou(pred, truth, mask).items() if c in landmarks]
-    return float(np.mean(scores)) if scores else None
+    return semantic_scores(pred, truth, mask)["landmark_iou"]
