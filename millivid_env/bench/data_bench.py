@@ -1,12 +1,15 @@
 """`millivid bench data`: recording overhead, write speed and compression by codec, loader reads."""
 from __future__ import annotations
 
+import os
+import statistics
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numba
 import numpy as np
 
 from millivid_env.bench.env_bench import walking_actions
@@ -14,7 +17,7 @@ from millivid_env.bench.timing import machine
 from millivid_env.data.windows import WindowDataset
 from millivid_env.envs.make import make_env
 from millivid_env.record import layout
-from millivid_env.record.collect import collect
+from millivid_env.record.collect import collect, render_threads
 from millivid_env.record.recipe import ExplorerSpec, Recipe
 from millivid_env.record.recorder import Recorder
 from millivid_env.record.writer import EpisodeWriter
@@ -28,14 +31,16 @@ TARGET_RECORDING_SLOWDOWN = 0.15
 class DataBenchConfig:
     seconds: float = 5.0  # per measurement
     steps: int = 2000  # env steps per recording measurement
+    repeats: int = 3  # alternating bare/recorded runs per setting; medians are reported
     window: int = 16
     episodes: int = 2  # of the dataset the codecs and the loader are measured on
     frames: int = 512
     seed: int = 0
 
 
-def recording_overhead(env_id: str, cfg: DataBenchConfig, folder: Path) -> dict[str, float]:
-    """Steps/s of the bare env and of the same env under the Recorder (default codec), same actions."""
+def recording_overhead(env_id: str, cfg: DataBenchConfig, folder: Path, workers: int) -> dict[str, float]:
+    """Steps/s of the bare env and of the same env under the Recorder (default codec), same actions,
+    rendering with the threads each of `workers` collection workers gets (medians of alternating runs)."""
     env = make_env(env_id).unwrapped
     actions = walking_actions(cfg.steps, cfg.seed) if "VoxelWorld" in env_id else list(np.random.default_rng(cfg.seed).integers(0, 3, cfg.steps))
 
@@ -46,11 +51,20 @@ def recording_overhead(env_id: str, cfg: DataBenchConfig, folder: Path) -> dict[
             target.step(a)
         return len(actions) / (time.perf_counter() - start)
 
-    run(env)  # warm-up: compile, generate the world once
-    bare = run(env)
-    with layout.open_shard(folder / f"overhead-{env_id.split('/')[-1]}.h5", "w") as shard:
-        recorded = run(Recorder(env, shard))
-    return {"bare_steps_per_second": bare, "recorded_steps_per_second": recorded, "slowdown": 1 - recorded / bare}
+    threads, previous = render_threads(workers), numba.get_num_threads()
+    numba.set_num_threads(threads)
+    try:
+        run(env)  # warm-up: compile, generate the world once
+        bare, recorded = [], []
+        for repeat in range(cfg.repeats):
+            bare.append(run(env))
+            with layout.open_shard(folder / f"overhead-{env_id.split('/')[-1]}-{workers}-{repeat}.h5", "w") as shard:
+                recorded.append(run(Recorder(env, shard)))
+    finally:
+        numba.set_num_threads(previous)
+    bare_rate, recorded_rate = statistics.median(bare), statistics.median(recorded)
+    return {"workers": workers, "render_threads": threads, "bare_steps_per_second": bare_rate,
+            "recorded_steps_per_second": recorded_rate, "slowdown": 1 - recorded_rate / bare_rate}
 
 
 def codec_table(dataset: Path, cfg: DataBenchConfig, folder: Path) -> dict[str, dict[str, float]]:
@@ -99,7 +113,11 @@ def run_data_bench(cfg: DataBenchConfig = DataBenchConfig()) -> dict[str, Any]:
         recipe = Recipe(env="millivid/VoxelLoop-v0", episodes=cfg.episodes, frames=cfg.frames, seed=cfg.seed, name="bench",
                         explorers=(ExplorerSpec("revisit"),))
         collect(recipe, folder / "dataset")
-        overhead = {env_id: recording_overhead(env_id, cfg, folder) for env_id in ("millivid/VoxelWorld-v0", "millivid/VoxelLoop-v0")}
+        # One process rendering on every core, and one of the collection workers the recipes run
+        # (one per core, each rendering on its own): both are ways people record.
+        overhead = {f"{env_id}, {workers} worker{'s' if workers > 1 else ''}": recording_overhead(env_id, cfg, folder, workers)
+                    for env_id in ("millivid/VoxelWorld-v0", "millivid/VoxelLoop-v0")
+                    for workers in sorted({1, os.cpu_count() or 1})}
         codecs = codec_table(folder / "dataset", cfg, folder)
         loader = loader_rate(folder / "dataset", cfg)
     return {

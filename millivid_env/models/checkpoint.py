@@ -1,5 +1,6 @@
 """Checkpoints: `model.safetensors` + `config.json`, and for resuming `trainer.safetensors` +
-`trainer.json` (optimizer moments and step). Never pickle."""
+`trainer.json` (optimizer moments, step, and the raw weights where the model file holds their
+moving average). Never pickle."""
 from __future__ import annotations
 
 import dataclasses
@@ -65,9 +66,12 @@ def load_weights(folder: Path, model: torch.nn.Module) -> None:
     model.load_state_dict(tensors)
 
 
-def save_trainer(folder: Path, optimizer: torch.optim.Optimizer, step: int, extra: dict[str, Any]) -> None:
-    """Optimizer tensors flattened as 'state.<param>.<name>'; scalars and hyperparameters in JSON."""
-    tensors, scalars = {}, {}
+def save_trainer(folder: Path, optimizer: torch.optim.Optimizer, step: int, extra: dict[str, Any],
+                 weights: torch.nn.Module | None = None) -> None:
+    """Optimizer tensors flattened as 'state.<param>.<name>', the raw `weights` (when the model file
+    holds something else, e.g. their average) as 'weights.<name>'; scalars and hyperparameters in JSON."""
+    tensors = {f"weights.{k}": v for k, v in (weights.state_dict() if weights is not None else {}).items()}
+    scalars = {}
     for index, state in optimizer.state_dict()["state"].items():
         for name, value in state.items():
             if torch.is_tensor(value) and value.ndim > 0:
@@ -79,13 +83,18 @@ def save_trainer(folder: Path, optimizer: torch.optim.Optimizer, step: int, extr
     _atomic_write(folder / TRAINER_JSON, json.dumps({"step": step, "scalars": scalars, "param_groups": groups, **extra}, indent=2))
 
 
-def load_trainer(folder: Path, optimizer: torch.optim.Optimizer) -> dict[str, Any]:
+def load_trainer(folder: Path, optimizer: torch.optim.Optimizer, model: torch.nn.Module | None = None) -> dict[str, Any]:
+    """Restore the optimizer (and the raw weights into `model`, where they were saved); the JSON."""
     meta = json.loads((folder / TRAINER_JSON).read_text())
     tensors = load_file(str(folder / TRAINER_FILE))
+    weights = {k.split(".", 1)[1]: v for k, v in tensors.items() if k.startswith("weights.")}
+    if weights and model is not None:
+        model.load_state_dict(weights)
     state: dict[int, dict[str, Any]] = {}
     for key, value in tensors.items():
-        _, index, name = key.split(".", 2)
-        state.setdefault(int(index), {})[name] = value
+        if key.startswith("state."):
+            _, index, name = key.split(".", 2)
+            state.setdefault(int(index), {})[name] = value
     for key, value in meta["scalars"].items():
         index, name = key.split(".", 1)
         state.setdefault(int(index), {})[name] = torch.tensor(value)

@@ -1,5 +1,6 @@
 """One training loop for every trainable model: tqdm, periodic validation, checkpoints, resume,
-DDP under torchrun (gloo on CPU, nccl on GPU), bf16 autocast on GPU only (it is slower on CPU)."""
+DDP under torchrun (gloo on CPU, nccl on GPU), bf16 autocast on GPU only (it is slower on CPU),
+and an exponential moving average of the weights, which is what gets validated and saved."""
 from __future__ import annotations
 
 import json
@@ -12,6 +13,7 @@ from typing import Any, Callable, Iterator
 
 import torch
 import torch.distributed as dist
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
 from millivid_env.errors import UserError
@@ -30,6 +32,7 @@ class TrainConfig:
     eval_every: int = 1000
     save_every: int = 500
     seed: int = 0
+    ema: float = 0.999  # decay of the weight average that is validated and saved (0: the raw weights)
 
 
 @dataclass
@@ -84,19 +87,37 @@ def train(
     model.to(ddp.device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     step, history = 0, []
-    if resume and (out / checkpoint.TRAINER_JSON).exists():
-        checkpoint.load_weights(out, model)
-        meta = checkpoint.load_trainer(out, optimizer)
-        step, history = meta["step"], meta.get("history", [])
+    resuming = resume and (out / checkpoint.TRAINER_JSON).exists()
+    if resuming:
+        checkpoint.load_weights(out, model)  # the published (averaged) weights
     elif (out / checkpoint.MODEL_FILE).exists() and not resume:
         raise UserError(f"{out} already holds a checkpoint; pass --resume to continue it or choose another --out")
+    # The average starts as a copy of the published weights; the trainer file then restores the raw ones.
+    ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema), use_buffers=True) if cfg.ema and ddp.main else None
+    if resuming:
+        meta = checkpoint.load_trainer(out, optimizer, model)
+        step, history = meta["step"], meta.get("history", [])
+        if ema is not None:
+            ema.n_averaged.fill_(step)
+    published = ema.module if ema is not None else model
     net = torch.nn.parallel.DistributedDataParallel(model) if ddp.world > 1 else model
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if ddp.device.type == "cuda" else torch.autocast("cpu", enabled=False)
 
     def save() -> None:
         if ddp.main:
-            checkpoint.save_model(out, model, model_config, {"step": step, "card": card or {}, "history": history[-20:]})
-            checkpoint.save_trainer(out, optimizer, step, {"history": history})
+            checkpoint.save_model(out, published, model_config, {"step": step, "card": card or {}, "history": history[-20:]})
+            checkpoint.save_trainer(out, optimizer, step, {"history": history}, weights=model if ema is not None else None)
+
+    def validate() -> dict[str, float]:
+        """Figures of the published weights, and of the raw ones beside them when averaging."""
+        models = {"": published, **({"raw_": model} if ema is not None else {})}
+        figures = {}
+        for prefix, m in models.items():
+            m.eval()
+            with torch.no_grad():
+                figures.update({prefix + k: v for k, v in evaluate(m).items()})
+            m.train()
+        return figures
 
     bar = tqdm(total=cfg.steps, initial=step, desc=f"train {out.name}", unit="step", disable=not ddp.main, mininterval=2)
     started = time.perf_counter()
@@ -109,16 +130,14 @@ def train(
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
         optimizer.step()
+        if ema is not None:
+            ema.update_parameters(model)
         step += 1
         bar.update(1)
         if step % POSTFIX_EVERY == 0:
             bar.set_postfix(loss=f"{loss.item():.4f}", **{k: f"{v:.3g}" for k, v in logs.items()}, refresh=False)
         if evaluate and ddp.main and (step % cfg.eval_every == 0 or step == cfg.steps):
-            model.eval()
-            with torch.no_grad():
-                figures = evaluate(model)
-            model.train()
-            history.append({"step": step, "seconds": round(time.perf_counter() - started, 1), **figures})
+            history.append({"step": step, "seconds": round(time.perf_counter() - started, 1), **validate()})
             bar.write(json.dumps(history[-1]))
         if step % cfg.save_every == 0 or step == cfg.steps:
             save()

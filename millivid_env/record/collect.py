@@ -22,6 +22,11 @@ from millivid_env.record.recorder import Recorder
 PROGRESS_EVERY = 64  # frames between progress messages (and orphan checks) from a worker
 
 
+def render_threads(workers: int) -> int:
+    """Render threads per collection worker: workers share the cores rather than each taking all."""
+    return max(1, min(numba.config.NUMBA_NUM_THREADS, (os.cpu_count() or 1) // workers))
+
+
 def record_worker(recipe_dict: dict[str, Any], out: str, worker: int, episodes: list[int], progress: Any,
                   parent_pid: int | None = None) -> int:
     """Record `episodes` into shard `worker` of `out`; report frame counts through `progress`.
@@ -32,8 +37,7 @@ def record_worker(recipe_dict: dict[str, Any], out: str, worker: int, episodes: 
     import millivid_env  # noqa: F401  (registers envs in spawned processes)
 
     recipe = Recipe.from_dict(recipe_dict)
-    # Workers share the cores: each renders with its share rather than all of them at once.
-    numba.set_num_threads(max(1, min(numba.config.NUMBA_NUM_THREADS, (os.cpu_count() or 1) // recipe.workers)))
+    numba.set_num_threads(render_threads(recipe.workers))
     env = TimeLimit(make_env(recipe.env, **recipe.env_kwargs), max_episode_steps=recipe.frames)
     frames = 0
     with layout.open_shard(layout.shard_path(Path(out), worker), "a") as shard:

@@ -9,6 +9,7 @@ the global episode index) holding, for T steps:
     terminations (T,) bool            truncations (T,) bool           infos/<key> (T+1, ...)
     latents/level_<k> (T+1, N_k, C) float16, once encoded
 
+Depth is stored with 12 significant bits (see SIGNIFICANT_BITS); every other array as given.
 Arrays grow in blocks while the episode runs; after each block the file is flushed and the
 episode's `steps` attribute says how many steps are safely on disk, so a killed writer loses at
 most the block in flight. `complete` is set when the episode ended normally.
@@ -35,6 +36,10 @@ STEP_FIELDS = ("rewards", "terminations", "truncations")
 COMPRESSIONS = ("blosc-lz4", "gzip", "lzf", "none")
 SMALL_ROW_BYTES = 64
 SMALL_ROW_CHUNK = 1024
+# Float arrays stored with this many significant bits (bit rounding, as netCDF's quantize and
+# numcodecs' BitRound do). Depth needs no more than 12 (relative error <= 1.2e-4: 0.012 blocks at
+# the 96-block view distance); the dropped bits are render noise that made depth a third larger.
+SIGNIFICANT_BITS = {"obs/depth": 12}
 
 
 def compression_options(name: str) -> dict[str, Any]:
@@ -88,6 +93,20 @@ def create_growing(group: h5py.Group, path: str, row: tuple[int, ...], dtype: An
     small = int(np.prod(row, dtype=np.int64)) * np.dtype(dtype).itemsize <= SMALL_ROW_BYTES
     rows, options = (max(block, SMALL_ROW_CHUNK), {}) if small else (block, compression_options(compression))
     return group.create_dataset(path, shape=(0, *row), maxshape=(None, *row), dtype=dtype, chunks=(rows, *row), **options)
+
+
+def rounded_for_storage(path: str, rows: np.ndarray) -> np.ndarray:
+    """`rows` as stored at `path`: float32 arrays listed in SIGNIFICANT_BITS are rounded to that
+    many significant bits, in place (the writer passes its own buffer)."""
+    bits = SIGNIFICANT_BITS.get(path)
+    if bits is None or rows.dtype != np.float32:
+        return rows
+    rows = np.ascontiguousarray(rows)
+    drop = 23 - bits
+    raw = rows.view(np.uint32)
+    raw += np.uint32(1 << (drop - 1))  # round half away from zero, then clear the dropped bits
+    raw &= np.uint32((0xFFFFFFFF >> drop) << drop)
+    return rows
 
 
 def append_rows(dataset: h5py.Dataset, start: int, rows: np.ndarray) -> None:

@@ -80,7 +80,7 @@ class EpisodeWriter:
         if path not in self._datasets:
             self._datasets[path] = layout.create_growing(self.group, path, rows.shape[1:], rows.dtype, self.block, self.compression)
             self._rows[path] = 0
-        layout.append_rows(self._datasets[path], self._rows[path], rows)
+        layout.append_rows(self._datasets[path], self._rows[path], layout.rounded_for_storage(path, rows))
         self._rows[path] += len(rows)
 
     def finish(self) -> None:

@@ -19,11 +19,12 @@ from millivid_env.record import layout
 from tests.models.test_tokenizer import SMALL
 
 
-def small_run(tmp_path, small_dataset, steps, resume=False, name="run"):
+def small_run(tmp_path, small_dataset, steps, resume=False, name="run", ema=0.9):
     model = Tokenizer(SMALL)
     batches = frame_batches(small_dataset, 8, "all", 0, torch.device("cpu"))
     return model, train(model, SMALL, batches, tokenizer_loss, tmp_path / name,
-                        TrainConfig(steps=steps, warmup=2, eval_every=2, save_every=2), evaluate=lambda m: {"x": 1.0}, resume=resume)
+                        TrainConfig(steps=steps, warmup=2, eval_every=2, save_every=2, ema=ema), evaluate=lambda m: {"x": 1.0},
+                        resume=resume)
 
 
 def test_training_lowers_the_loss(small_dataset):
@@ -43,16 +44,25 @@ def test_training_lowers_the_loss(small_dataset):
 
 def test_resume_continues_from_the_saved_step_with_the_saved_weights(tmp_path, small_dataset):
     model, result = small_run(tmp_path, small_dataset, 4)
-    saved = {k: v.clone() for k, v in model.state_dict().items()}
+    raw = {k: v.clone() for k, v in model.state_dict().items()}
     meta = json.loads((tmp_path / "run" / checkpoint.TRAINER_JSON).read_text())
-    assert meta["step"] == 4 and len(meta["history"]) == 2
-    resumed = Tokenizer(SMALL)
-    checkpoint.load_weights(tmp_path / "run", resumed)
-    assert all(torch.equal(saved[k], v) for k, v in resumed.state_dict().items())
+    assert meta["step"] == 4 and len(meta["history"]) == 2 and set(meta["history"][0]) == {"step", "seconds", "x", "raw_x"}
+    published, restored = Tokenizer(SMALL), Tokenizer(SMALL)
+    checkpoint.load_weights(tmp_path / "run", published)  # the moving average, not the last step's weights
+    assert not all(torch.equal(raw[k], v) for k, v in published.state_dict().items())
+    checkpoint.load_trainer(tmp_path / "run", torch.optim.AdamW(restored.parameters()), restored)
+    assert all(torch.equal(raw[k], v) for k, v in restored.state_dict().items())
     _, result = small_run(tmp_path, small_dataset, 6, resume=True)
     assert result["step"] == 6 and [h["step"] for h in result["history"]] == [2, 4, 6]
     with pytest.raises(UserError, match="already holds a checkpoint"):
         small_run(tmp_path, small_dataset, 6)
+
+
+def test_without_averaging_the_model_file_holds_the_last_weights(tmp_path, small_dataset):
+    model, _ = small_run(tmp_path, small_dataset, 2, ema=0)
+    saved = Tokenizer(SMALL)
+    checkpoint.load_weights(tmp_path / "run", saved)
+    assert all(torch.equal(model.state_dict()[k], v) for k, v in saved.state_dict().items())
 
 
 def test_encode_writes_every_frames_latents_and_skips_done_work(tmp_path, small_dataset):

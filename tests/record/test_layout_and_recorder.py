@@ -33,11 +33,15 @@ def test_records_dict_env_with_pose_depth_and_block_ids(tmp_path):
     with h5py.File(tmp_path / "s.h5", "w") as f:
         rec = Recorder(env, f, block=4)
         obs, info = rec.reset(seed=3)
-        first_pose = info["pose"]
+        first_pose, first_depth = info["pose"], info["depth"].copy()
         for _ in range(10):
             rec.step({**noop(), "forward": 1, "camera": np.array([0.0, 2.0], np.float32)})
         rec.close()
         g = f["episode_0"]
+        # Depth is stored with 12 significant bits (its low bits are render noise); nothing else is rounded.
+        stored = g["obs/depth"][0]
+        assert np.allclose(stored, first_depth, rtol=2**-13, atol=0) and not (stored.view(np.uint32) & 0x7FF).any()
+        assert np.array_equal(g["obs/rgb"][0], obs["pov"]) and np.array_equal(g["obs/block_id"][0], info["block_id"])
         assert g.attrs["complete"] and g.attrs["steps"] == 10 and g.attrs["seed"] == 3
         assert g["obs/rgb"].shape == (11, 16, 16, 3) and g["obs/rgb"].dtype == np.uint8
         assert g["obs/depth"].shape == (11, 16, 16) and g["obs/block_id"].shape == (11, 16, 16)
