@@ -13,7 +13,7 @@ from typing import Any, Callable, Iterator
 
 import torch
 import torch.distributed as dist
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from torch.optim.swa_utils import AveragedModel
 from tqdm import tqdm
 
 from millivid_env.errors import UserError
@@ -33,6 +33,20 @@ class TrainConfig:
     save_every: int = 500
     seed: int = 0
     ema: float = 0.999  # decay of the weight average that is validated and saved (0: the raw weights)
+
+
+def ema_update(decay: float) -> Callable[[list[torch.Tensor], list[torch.Tensor], torch.Tensor | int], None]:
+    """Exponential moving average with a warm-up: after n updates the decay is
+    min(decay, (1 + n) / (10 + n)), so a short run's average follows its recent weights instead of
+    staying near the initial ones (0.999 is reached after ~9,000 steps)."""
+    @torch.no_grad()
+    def update(averaged: list[torch.Tensor], current: list[torch.Tensor], n: torch.Tensor | int) -> None:
+        if not torch.is_floating_point(averaged[0]):  # counters (one dtype per call) are taken as they are
+            torch._foreach_copy_(averaged, current)
+            return
+        n = float(n)
+        torch._foreach_lerp_(averaged, current, 1 - min(decay, (1 + n) / (10 + n)))
+    return update
 
 
 @dataclass
@@ -93,7 +107,7 @@ def train(
     elif (out / checkpoint.MODEL_FILE).exists() and not resume:
         raise UserError(f"{out} already holds a checkpoint; pass --resume to continue it or choose another --out")
     # The average starts as a copy of the published weights; the trainer file then restores the raw ones.
-    ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema), use_buffers=True) if cfg.ema and ddp.main else None
+    ema = AveragedModel(model, multi_avg_fn=ema_update(cfg.ema), use_buffers=True) if cfg.ema and ddp.main else None
     if resuming:
         meta = checkpoint.load_trainer(out, optimizer, model)
         step, history = meta["step"], meta.get("history", [])

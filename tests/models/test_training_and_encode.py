@@ -58,6 +58,24 @@ def test_resume_continues_from_the_saved_step_with_the_saved_weights(tmp_path, s
         small_run(tmp_path, small_dataset, 6)
 
 
+def test_the_weight_average_warms_up_and_keeps_counters_as_they_are():
+    from torch.optim.swa_utils import AveragedModel
+
+    from millivid_env.models.trainer import ema_update
+
+    model = torch.nn.Sequential(torch.nn.Linear(2, 1, bias=False), torch.nn.BatchNorm1d(1))
+    average = AveragedModel(model, multi_avg_fn=ema_update(0.999), use_buffers=True)
+    start = model[0].weight.detach().clone()
+    with torch.no_grad():
+        average.update_parameters(model)  # the first update copies
+        model[0].weight.fill_(1.0)
+        model[1].num_batches_tracked.fill_(7)
+        average.update_parameters(model)
+    # The second update decays by min(0.999, 2/11): the average moves 9/11 of the way, not 1/1000.
+    assert torch.allclose(average.module[0].weight, start * 2 / 11 + 9 / 11)
+    assert average.module[1].num_batches_tracked.item() == 7
+
+
 def test_without_averaging_the_model_file_holds_the_last_weights(tmp_path, small_dataset):
     model, _ = small_run(tmp_path, small_dataset, 2, ema=0)
     saved = Tokenizer(SMALL)
