@@ -27,6 +27,8 @@ def add_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--preset", choices=sorted(PRESETS), default="default")
     p.add_argument("--pyramid", choices=PYRAMIDS, default=None, help="'cascaded' for the paper's ablation")
     p.add_argument("--eval-every", type=options.positive_int, default=TrainConfig.eval_every)
+    p.add_argument("--ema", type=options.unit_fraction, default=TrainConfig.ema,
+                   help="decay of the weight average that is validated and saved (0: save the raw weights)")
     p.add_argument("--resume", action="store_true")
     p.set_defaults(run=run)
 
@@ -49,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
         cfg = TokenizerConfig(**checkpoint.read_config(out)["config"])
     else:
         cfg = get_config(args.preset, **({"pyramid": args.pyramid} if args.pyramid else {}))
-    train_cfg = TrainConfig(steps=args.steps, lr=args.lr, eval_every=args.eval_every, seed=ddp.rank)
+    train_cfg = TrainConfig(steps=args.steps, lr=args.lr, eval_every=args.eval_every, seed=ddp.rank, ema=args.ema)
     torch.manual_seed(train_cfg.seed)
     model = Tokenizer(cfg)
     val = validation_frames(Path(args.data)).to(ddp.device)

@@ -137,7 +137,8 @@ def test_cli_errors_are_one_line(tmp_path, small_dataset):
     for argv, message in ((["encode", "--tokenizer", str(tmp_path / "none"), "--data", "x"], "no checkpoint here"),
                           (["train-tokenizer", "--data", str(tmp_path / "none"), "--out", str(tmp_path / "o"), "--steps", "1"], "not a dataset"),
                           (["train-tokenizer", "--data", str(small_dataset), "--out", str(tmp_path / "o"), "--steps", "1"],
-                           "holds 16x16 frames; preset 'default' takes 64x64")):
+                           "holds 16x16 frames; preset 'default' takes 64x64"),
+                          (["train-tokenizer", "--data", "x", "--out", "o", "--ema", "1.5"], "--ema: must be in [0, 1), got 1.5")):
         result = subprocess.run([sys.executable, "-m", "millivid_env.cli.main", *argv], capture_output=True, text=True)
         assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
 
