@@ -89,16 +89,10 @@ def semantic_scores(pred: np.ndarray, truth: np.ndarray, mask: np.ndarray | None
     the truth; None when no landmark is in view) and "class_iou" {class name: IoU}."""
     per_class = class_iou(pred, truth, mask)
     table = block_table()
-    landmarks = [v for c, v in per_class.items() if c in {b.id for b in table.landmarks}]
+    landmark_ids = {b.id for b in table.landmarks}
+    landmarks = [v for c, v in per_class.items() if c in landmark_ids]
     names = {b.id: b.name for b in table.blocks}
     return {"miou": float(np.mean(list(per_class.values()))),
             "landmark_iou": float(np.mean(landmarks)) if landmarks else None,
             "class_iou": {names[c]: v for c, v in per_class.items()}}
 
-
-def miou(pred: np.ndarray, truth: np.ndarray, mask: np.ndarray | None = None) -> float:
-    return semantic_scores(pred, truth, mask)["miou"]
-
-
-def landmark_iou(pred: np.ndarray, truth: np.ndarray, mask: np.ndarray | None = None) -> float | None:
-    return semantic_scores(pred, truth, mask)["landmark_iou"]

@@ -2,7 +2,7 @@ import numpy as np
 import torch
 
 from millivid_env.metrics.psnr import psnr
-from millivid_env.metrics.semantic import PaletteClassifier, landmark_iou, miou, semantic_mask
+from millivid_env.metrics.semantic import PaletteClassifier, semantic_mask, semantic_scores
 from millivid_env.metrics.ssim import ssim
 from millivid_env.world import Camera
 
@@ -24,11 +24,12 @@ def test_palette_recovers_classes_of_rendered_frames(world):
     depth = np.concatenate([f.depth for f in frames])
     mask = semantic_mask(depth, ids, camera.view_distance * camera.fog_start)
     prior_only = PaletteClassifier()
-    assert miou(prior_only(rgb), ids, mask) > 0.6  # the rendering rules alone
+    assert semantic_scores(prior_only(rgb), ids, mask)["miou"] > 0.6  # the rendering rules alone
     fitted = PaletteClassifier().fit(rgb[:3], ids[:3])
-    assert miou(fitted(rgb[3:]), ids[3:], mask[3:]) > 0.85
+    assert semantic_scores(fitted(rgb[3:]), ids[3:], mask[3:])["miou"] > 0.85
 
 
 def test_landmark_iou_is_none_without_landmarks():
     ids = np.ones((4, 4), np.uint8)
-    assert landmark_iou(ids, ids) is None and miou(ids, ids) == 1.0
+    scores = semantic_scores(ids, ids)
+    assert scores["landmark_iou"] is None and scores["miou"] == 1.0
