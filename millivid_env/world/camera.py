@@ -8,7 +8,7 @@ import numpy as np
 
 from millivid_env.world.blocks import block_table
 from millivid_env.world.physics import EYE_HEIGHT
-from millivid_env.world.raycast import render_views
+from millivid_env.world.raycast import render_views, screen_rays
 from millivid_env.world.world import World
 
 MIN_SIDE, MAX_SIDE = 8, 1024
@@ -44,7 +44,7 @@ class Camera:
         frames = Frames(np.empty((n, h, w, 3), np.uint8), np.empty((n, h, w), np.float32), np.empty((n, h, w), np.uint8))
         render_views(
             blocks, cubes, sky, cameras, block_table().palette, frames.rgb, frames.depth, frames.block_id,
-            math.tan(math.radians(self.fov) / 2), self.view_distance, self.view_distance * self.fog_start,
+            *screen_rays(h, w, math.tan(math.radians(self.fov) / 2)), self.view_distance, self.view_distance * self.fog_start,
         )
         return frames
 

@@ -5,6 +5,7 @@ positive pitch looks down. `blocks` is indexed [x, y, z].
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -64,7 +65,7 @@ def skip_fields(blocks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return _grow_distance(cubes, (0, 1, 2)), _grow_distance(above, (0, 2))
 
 
-@njit(cache=True, fastmath=True, error_model="numpy")
+@njit(cache=True, fastmath=True, error_model="numpy", inline="always")
 def trace_ray(blocks, cubes, sky, ox, oy, oz, dx, dy, dz, max_dist, skip_id):
     """March from (ox, oy, oz) along unit (dx, dy, dz) until a block other than air/`skip_id`.
 
@@ -91,23 +92,17 @@ def trace_ray(blocks, cubes, sky, ox, oy, oz, dx, dy, dz, max_dist, skip_id):
     rising = dy >= 0
     t = 0.0
     axis = 1
-    known_chunk = -1  # the filled chunk we are stepping through; its fields need no new look
     while t <= max_dist:
         if vx < 0 or vx >= sx or vz < 0 or vz >= sz or vy < 0 or vy >= sy:
             return 0, max_dist, axis, 0, vx, vy, vz
         cx, cy, cz = vx >> CHUNK_BITS, vy >> CHUNK_BITS, vz >> CHUNK_BITS
-        chunk = (cx * sy + cy) * sz + cz
-        if chunk == known_chunk:
-            leap = 0
         # Prefer the box open to the sky; otherwise the empty cube of chunks around this one.
+        leap = np.int64(sky[cx, vy, cz])
+        if leap > 0:
+            y_plane = sy if rising else vy
         else:
-            leap = np.int64(sky[cx, vy, cz])
-            if leap > 0:
-                y_plane = sy if rising else vy
-            else:
-                leap = np.int64(cubes[cx, cy, cz])
-                y_plane = (cy + leap) * CHUNK if rising else (cy + 1 - leap) * CHUNK
-                known_chunk = chunk if leap == 0 else -1
+            leap = np.int64(cubes[cx, cy, cz])
+            y_plane = (cy + leap) * CHUNK if rising else (cy + 1 - leap) * CHUNK
         if leap > 0:
             tx = ((cx + (leap if dx > 0 else 1 - leap)) * CHUNK - ox) * ix
             tz = ((cz + (leap if dz > 0 else 1 - leap)) * CHUNK - oz) * iz
@@ -126,22 +121,31 @@ def trace_ray(blocks, cubes, sky, ox, oy, oz, dx, dy, dz, max_dist, skip_id):
                 vx, vy = int(math.floor(ox + dx * t)), int(math.floor(oy + dy * t))
             nx, ny, nz = (vx + ex) * ix, (vy + ey) * iy, (vz + ez) * iz
             continue
-        block = blocks[vx, vy, vz]
-        if block != 0 and block != skip_id:
-            sign = step_x if axis == 0 else (step_y if axis == 1 else step_z)
-            return block, t, axis, sign, vx, vy, vz
-        if nx < ny and nx < nz:
-            t, axis = nx, 0
-            nx += gx
-            vx += step_x
-        elif ny < nz:
-            t, axis = ny, 1
-            ny += gy
-            vy += step_y
-        else:
-            t, axis = nz, 2
-            nz += gz
-            vz += step_z
+        # This chunk holds blocks: step voxel by voxel until a hit or until the ray leaves it
+        # (no field look-ups and no world-bounds tests while inside).
+        while t <= max_dist:
+            block = blocks[vx, vy, vz]
+            if block != 0 and block != skip_id:
+                sign = step_x if axis == 0 else (step_y if axis == 1 else step_z)
+                return block, t, axis, sign, vx, vy, vz
+            if nx < ny and nx < nz:
+                t, axis = nx, 0
+                nx += gx
+                vx += step_x
+                if vx >> CHUNK_BITS != cx:
+                    break
+            elif ny < nz:
+                t, axis = ny, 1
+                ny += gy
+                vy += step_y
+                if vy >> CHUNK_BITS != cy:
+                    break
+            else:
+                t, axis = nz, 2
+                nz += gz
+                vz += step_z
+                if vz >> CHUNK_BITS != cz:
+                    break
     return 0, max_dist, axis, 0, vx, vy, vz
 
 
@@ -170,7 +174,9 @@ def _shade_pixel(palette, block, dist, axis, sign, vx, vy, vz, ox, oy, oz, dx, d
     else:
         u, v, shade = hx - math.floor(hx), hy - math.floor(hy), FACE_SHADE[2]
     shade *= 1.0 + TEXTURE_CONTRAST * _texel_noise(vx, vy, vz, axis, u, v)
-    fog = min(max((dist - fog_start) / (max_dist - fog_start), 0.0), 1.0)
+    if dist <= fog_start:
+        return palette[block, 0] * shade, palette[block, 1] * shade, palette[block, 2] * shade
+    fog = min((dist - fog_start) / (max_dist - fog_start), 1.0)
     lit = shade * (1.0 - fog)
     return palette[block, 0] * lit + hr * fog, palette[block, 1] * lit + hg * fog, palette[block, 2] * lit + hb * fog
 
@@ -188,16 +194,28 @@ def row_stride(height):
     return stride
 
 
+@functools.lru_cache(maxsize=16)
+def screen_rays(height: int, width: int, tan_half_fov: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each pixel's ray in camera space, (u, v, 1) with u right and v up: u (W,), v (H,) and
+    1 / |(u, v, 1)| (H, W). A view's rays are forward + u * right + v * up on an orthonormal
+    basis, so one table normalises every view (a square root per pixel was 5% of a frame)."""
+    v = (1.0 - 2.0 * (np.arange(height) + 0.5) / height) * tan_half_fov
+    u = (2.0 * (np.arange(width) + 0.5) / width - 1.0) * tan_half_fov * (width / height)
+    inv_length = 1.0 / np.sqrt(1.0 + u[None, :] ** 2 + v[:, None] ** 2)
+    for table in (u, v, inv_length):
+        table.flags.writeable = False  # shared by every caller of the cache
+    return u, v, inv_length
+
+
 @njit(cache=True, parallel=True, fastmath=True, error_model="numpy", nogil=True)
-def render_views(blocks, cubes, sky, cameras, palette, rgb, depth, block_id, tan_half_fov, max_dist, fog_start):
+def render_views(blocks, cubes, sky, cameras, palette, rgb, depth, block_id, screen_u, screen_v, inv_length, max_dist, fog_start):
     """Render B views at once; blocks (B, X, Y, Z) uint8 with their skip_fields stacked,
-    cameras (B, 5) as (x, eye_y, z, yaw, pitch).
+    cameras (B, 5) as (x, eye_y, z, yaw, pitch), the pixel rays from screen_rays().
 
     Writes rgb (B, H, W, 3) uint8, depth (B, H, W) float32 in blocks along the ray (sky = max_dist),
     block_id (B, H, W) uint8 (sky = 0).
     """
     n_views, height, width = depth.shape
-    aspect = width / height
     # Each thread gets a contiguous range of `row`; scattering rows over the image with a stride
     # coprime to the height gives every thread its share of cheap sky and costly ground.
     stride = row_stride(height)
@@ -212,12 +230,12 @@ def render_views(blocks, cubes, sky, cameras, palette, rgb, depth, block_id, tan
         # From inside water, see through it (tinted) instead of hitting the voxel we stand in.
         inside = world[int(math.floor(ox)), int(math.floor(oy)), int(math.floor(oz))]
         skip = WATER if inside == WATER else -1
-        v = (1.0 - 2.0 * (i + 0.5) / height) * tan_half_fov
+        v = screen_v[i]
         for j in range(width):
-            u = (2.0 * (j + 0.5) / width - 1.0) * tan_half_fov * aspect
-            dx, dy, dz = fx + u * rx + v * ux, fy + v * uy, fz + u * rz + v * uz
-            inv_norm = 1.0 / math.sqrt(dx * dx + dy * dy + dz * dz)
-            dx, dy, dz = dx * inv_norm, dy * inv_norm, dz * inv_norm
+            u, inv_norm = screen_u[j], inv_length[i, j]
+            dx = (fx + u * rx + v * ux) * inv_norm
+            dy = (fy + v * uy) * inv_norm
+            dz = (fz + u * rz + v * uz) * inv_norm
             block, dist, axis, sign, vx, vy, vz = trace_ray(world, world_cubes, world_sky, ox, oy, oz, dx, dy, dz, max_dist, skip)
             r, g, bl = _shade_pixel(palette, block, dist, axis, sign, vx, vy, vz, ox, oy, oz, dx, dy, dz, fog_start, max_dist)
             if skip == WATER:
