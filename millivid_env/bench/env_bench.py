@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import itertools
+import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -19,8 +20,10 @@ BATCH = 16
 
 @dataclass(frozen=True)
 class EnvBenchConfig:
-    seconds: float = 5.0  # wall-clock budget per measurement
+    seconds: float = 5.0  # wall-clock budget per measurement (at least one round of walks)
     seed: int = 0
+    worlds: int = 4  # VoxelWorld speeds: one walk in each of these worlds (seeds seed, seed + 1, ...)
+    walk_ticks: int = 1024  # game ticks per walk (VoxelLoop walks hold each macro for its 9 ticks)
 
 
 def cycling(actions: list[Any], act: Callable[[Any], object]) -> Callable[[], None]:
@@ -29,17 +32,41 @@ def cycling(actions: list[Any], act: Callable[[Any], object]) -> Callable[[], No
     return lambda: act(next(it))
 
 
+def walking_macros(n: int, seed: int) -> list[int]:
+    """Macro actions of a random walk (70% forward+jump, 15% each turn), as collection produces."""
+    return [int(m) for m in np.random.default_rng(seed).choice(len(MACRO_ACTIONS), n, p=[0.7, 0.15, 0.15])]
+
+
 def walking_actions(n: int, seed: int) -> list[dict[str, Any]]:
-    """Per-tick Dict actions of a random macro walk (70% forward+jump), as collection produces."""
-    macros = np.random.default_rng(seed).choice(len(MACRO_ACTIONS), n // HOLD_TICKS + 1, p=[0.7, 0.15, 0.15])
-    return [macro_tick_action(int(m)) for m in macros for _ in range(HOLD_TICKS)][:n]
+    """Per-tick Dict actions of the same walk, each macro held for its ticks."""
+    return [macro_tick_action(m) for m in walking_macros(n // HOLD_TICKS + 1, seed) for _ in range(HOLD_TICKS)][:n]
 
 
 def voxel_steps_per_second(env_id: str, size: tuple[int, int], cfg: EnvBenchConfig) -> float:
-    env = make_env(env_id, size=size)
-    env.reset(seed=cfg.seed)
-    actions = walking_actions(2048, cfg.seed) if env_id.endswith("VoxelWorld-v0") else list(np.random.default_rng(cfg.seed).integers(0, 3, 512))
-    return rate(cycling(actions, env.unwrapped.step), cfg.seconds)
+    """Steps/s over whole walks from reset in `cfg.worlds` worlds, repeated until `cfg.seconds`.
+
+    Whole walks, not a time budget over one endless walk: a frame's cost depends on the view (a
+    wall 1 ms, open country 5 ms at 256x256), so a faster env must not be timed on a different
+    stretch of the walk than a slower one.
+    """
+    macro_steps = env_id.endswith("VoxelLoop-v0")
+    # One env per world: a reset with the same seed only copies the generated world.
+    walks = [(seed, make_env(env_id, size=size).unwrapped,
+              walking_macros(cfg.walk_ticks // HOLD_TICKS, seed) if macro_steps else walking_actions(cfg.walk_ticks, seed))
+             for seed in range(cfg.seed, cfg.seed + cfg.worlds)]
+    for seed, env, actions in walks:
+        env.reset(seed=seed)
+        env.step(actions[0])  # generate and compile before timing
+    steps, elapsed = 0, 0.0
+    while steps == 0 or elapsed < cfg.seconds:
+        for seed, env, actions in walks:
+            env.reset(seed=seed)
+            start = time.perf_counter()
+            for action in actions:
+                env.step(action)
+            elapsed += time.perf_counter() - start
+            steps += len(actions)
+    return steps / elapsed
 
 
 def batch_frames_per_second(cfg: EnvBenchConfig) -> float:
@@ -83,6 +110,7 @@ def run_env_bench(cfg: EnvBenchConfig = EnvBenchConfig()) -> dict[str, Any]:
     return {
         "machine": machine(),
         "seconds_per_measurement": cfg.seconds,
+        "voxel_walks": {"worlds": cfg.worlds, "ticks_per_walk": cfg.walk_ticks, "policy": "70% forward+jump, 15% each turn"},
         "steps_per_second": {
             "crafter_64": crafter,
             "voxel_world_64": voxel64,
