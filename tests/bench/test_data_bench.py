@@ -8,7 +8,7 @@ def test_data_bench_measures_overhead_codecs_and_loader_in_one_run():
     result = run_data_bench(DataBenchConfig(seconds=0.2, steps=64, repeats=1, episodes=1, frames=64, window=8))
     overhead = result["recording_overhead_64x64"]
     cores = os.cpu_count()
-    assert {(f["as_one_of_workers"], f["render_threads"]) for f in overhead.values()} >= {(cores, 1)}  # as the recipes collect
+    assert {(f["workers_at_once"], f["render_threads"]) for f in overhead.values()} >= {(cores, 1)}  # as the recipes collect
     assert {k.split(",")[0] for k in overhead} == {"millivid/VoxelWorld-v0", "millivid/VoxelLoop-v0"}
     for figures in overhead.values():
         assert figures["slowdown"] == 1 - figures["recorded_steps_per_second"] / figures["bare_steps_per_second"]
