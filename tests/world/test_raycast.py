@@ -30,6 +30,25 @@ def test_sky_is_air_at_the_view_distance_and_ground_is_stone(flat_world):
     assert frames.depth[0, -1, 8] == pytest.approx(EYE_HEIGHT * np.sqrt(u * u + v * v + 1) / -v, rel=1e-4)
 
 
+def test_oblique_rays_of_a_turned_and_pitched_view_have_unit_length(flat_world):
+    """Rays are normalised from a per-pixel table; under any yaw and pitch a pixel's depth to the
+    flat ground is the eye height over the drop of its unit ray."""
+    camera = Camera(size=(20, 30), fov=80.0)
+    yaw, pitch = 37.0, 25.0
+    frames = camera.render_world(flat_world, np.array([32.5, 8.0, 32.5, yaw, pitch]))
+    t = np.tan(np.radians(40.0))
+    ry, rp = np.radians(yaw), np.radians(pitch)
+    forward = np.array([-np.sin(ry) * np.cos(rp), -np.sin(rp), np.cos(ry) * np.cos(rp)])
+    right = np.array([-np.cos(ry), 0.0, -np.sin(ry)])
+    up = np.array([-np.sin(ry) * np.sin(rp), np.cos(rp), np.cos(ry) * np.sin(rp)])
+    for i, j in [(19, 0), (19, 29), (12, 3), (15, 22)]:
+        u, v = (2 * (j + 0.5) / 30 - 1) * t * 1.5, (1 - 2 * (i + 0.5) / 20) * t
+        ray = forward + u * right + v * up
+        ray /= np.linalg.norm(ray)
+        assert frames.block_id[0, i, j] == b.STONE
+        assert frames.depth[0, i, j] == pytest.approx(EYE_HEIGHT / -ray[1], rel=1e-4)
+
+
 @pytest.mark.parametrize("pitch", [-30.0, 0.0, 8.0, 40.0])
 def test_empty_space_leaps_match_plain_voxel_stepping(world, pitch):
     """The skip fields are an optimisation only: every pixel equals plain DDA's."""
