@@ -76,7 +76,11 @@ def _alternating_runs(env_id: str, cfg: DataBenchConfig, folder: Path, workers: 
 
 
 def _overhead_worker(env_id: str, cfg: DataBenchConfig, folder: Path, workers: int, worker: int, barrier: Any, results: Any) -> None:
-    results.put((worker, overhead_runs(env_id, cfg, folder, workers, worker, barrier)))
+    try:
+        results.put((worker, overhead_runs(env_id, cfg, folder, workers, worker, barrier)))
+    except BaseException as e:  # the parent waits on the queue: always answer, and free the others
+        barrier.abort()
+        results.put((worker, f"{type(e).__name__}: {e}"))
 
 
 def recording_overhead(env_id: str, cfg: DataBenchConfig, folder: Path, workers: int) -> dict[str, float]:
@@ -90,9 +94,13 @@ def recording_overhead(env_id: str, cfg: DataBenchConfig, folder: Path, workers:
         procs = [ctx.Process(target=_overhead_worker, args=(env_id, cfg, folder, workers, w, barrier, results)) for w in range(workers)]
         for proc in procs:
             proc.start()
-        rates = [rows for _, rows in sorted(results.get() for _ in procs)]
+        answers = sorted((results.get() for _ in procs), key=lambda a: a[0])
         for proc in procs:
             proc.join()
+        failed = [f"worker {w}: {rows}" for w, rows in answers if isinstance(rows, str)]
+        if failed:
+            raise RuntimeError(f"recording overhead of {env_id}: {'; '.join(failed)}")
+        rates = [rows for _, rows in answers]
     bare = statistics.median(sum(r[i][0] for r in rates) for i in range(cfg.repeats))
     recorded = statistics.median(sum(r[i][1] for r in rates) for i in range(cfg.repeats))
     return {"workers_at_once": workers, "render_threads": render_threads(workers),

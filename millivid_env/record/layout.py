@@ -88,7 +88,7 @@ def create_growing(group: h5py.Group, path: str, row: tuple[int, ...], dtype: An
     Frames get one block per compressed chunk (a training window decompresses little beyond
     itself), and this handle gets no chunk cache: a writer appending whole blocks fills each chunk
     in one write, so the cache would only add a copy and put off compressing to the flush (without
-    it a recorded step costs 14 us less, same bytes on disk). Small rows (actions, rewards, poses)
+    it a recorded step costs ~9 us less, same bytes on disk). Small rows (actions, rewards, poses)
     get long uncompressed chunks: per-chunk costs dwarf their bytes, and an uncompressed chunk is
     updated in place, never moved, so appending to it cannot endanger the rows it already holds.
     """
