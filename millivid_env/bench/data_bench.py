@@ -32,7 +32,7 @@ TARGET_RECORDING_SLOWDOWN = 0.15
 class DataBenchConfig:
     seconds: float = 5.0  # per measurement
     steps: int = 2000  # env steps per recording measurement
-    repeats: int = 3  # alternating bare/recorded runs per setting; medians are reported
+    repeats: int = 5  # alternating bare/recorded runs per setting; medians are reported
     window: int = 16
     episodes: int = 2  # of the dataset the codecs and the loader are measured on
     frames: int = 512
