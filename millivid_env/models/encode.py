@@ -47,14 +47,14 @@ def encode_dataset(tokenizer: Path, root: Path, batch: int = 256) -> dict[str, i
                     bar.update(ref.steps + 1)
                     continue
                 latents = layout.reset_latents(group, run)
-                rows = 0
+                arrays: list[layout.GrowingArray] = []
                 for start in range(0, ref.steps + 1, batch):
                     levels = encode_frames(model, group["obs/rgb"][start:min(start + batch, ref.steps + 1)])
-                    for k, z in enumerate(levels):
-                        if rows == 0:
-                            layout.create_growing(latents, f"level_{k}", z.shape[1:], z.dtype, min(batch, 64), "blosc-lz4")
-                        layout.append_rows(latents[f"level_{k}"], rows, z)
-                    rows += len(levels[0])
+                    if not arrays:
+                        arrays = [layout.GrowingArray(layout.create_growing(latents, f"level_{k}", z.shape[1:], z.dtype, min(batch, 64), "blosc-lz4"))
+                                  for k, z in enumerate(levels)]
+                    for array, z in zip(arrays, levels):
+                        array.append(z)
                     bar.update(len(levels[0]))
                 latents.attrs["complete"] = True
                 shard.flush()

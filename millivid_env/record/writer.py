@@ -51,8 +51,7 @@ class EpisodeWriter:
         self.group = shard.create_group(name)
         self.group.attrs.update({"steps": 0, "complete": False, **(attrs or {})})
         self._frames, self._steps = BlockBuffer(block), BlockBuffer(block)
-        self._datasets: dict[str, h5py.Dataset] = {}  # h5py lookups cost more than the writes
-        self._rows: dict[str, int] = {}
+        self._arrays: dict[str, layout.GrowingArray] = {}  # h5py lookups cost more than the writes
         self._steps_written = self._frames_written = 0
 
     def add_frame(self, fields: Mapping[str, np.ndarray]) -> None:
@@ -77,11 +76,11 @@ class EpisodeWriter:
         self.shard.flush()
 
     def _append(self, path: str, rows: np.ndarray) -> None:
-        if path not in self._datasets:
-            self._datasets[path] = layout.create_growing(self.group, path, rows.shape[1:], rows.dtype, self.block, self.compression)
-            self._rows[path] = 0
-        layout.append_rows(self._datasets[path], self._rows[path], layout.rounded_for_storage(path, rows))
-        self._rows[path] += len(rows)
+        array = self._arrays.get(path)
+        if array is None:
+            dataset = layout.create_growing(self.group, path, rows.shape[1:], rows.dtype, self.block, self.compression)
+            array = self._arrays[path] = layout.GrowingArray(dataset)
+        array.append(layout.rounded_for_storage(path, rows))
 
     def finish(self) -> None:
         self.flush()

@@ -109,3 +109,22 @@ def test_broken_shards_give_one_line_naming_the_file(tmp_path, content):
 def test_unknown_compression_is_refused():
     with pytest.raises(ValueError, match="unknown compression 'zstd'"):
         layout.compression_options("zstd")
+
+
+@pytest.mark.parametrize("compression", ["blosc-lz4", "none"])
+@pytest.mark.parametrize("row, dtype", [((), np.bool_), ((5,), np.float64), ((8, 8, 3), np.uint8)])
+def test_growing_arrays_hold_every_row_across_chunks_and_reopening(tmp_path, compression, row, dtype):
+    rng = np.random.default_rng(0)
+    rows = (rng.random((2100, *row)) * 200).astype(dtype)
+    sizes = [3, 29, 1000, 1024, 40, 4]  # straddles chunk edges, fills whole chunks in one append
+    with h5py.File(tmp_path / "a.h5", "w") as f:
+        array = layout.GrowingArray(layout.create_growing(f, "x", row, dtype, 32, compression))
+        for size, start in zip(sizes[:4], np.cumsum([0, *sizes[:3]])):
+            array.append(rows[start:start + size])
+    with h5py.File(tmp_path / "a.h5", "a") as f:  # reopened mid-chunk: rows already there survive
+        array = layout.GrowingArray(f["x"])
+        assert array.rows == sum(sizes[:4])
+        array.append(rows[sum(sizes[:4]):sum(sizes[:5])])
+        array.append(rows[sum(sizes[:5]):sum(sizes)])
+    with h5py.File(tmp_path / "a.h5") as f:
+        np.testing.assert_array_equal(f["x"][:], rows[:sum(sizes)])
