@@ -128,3 +128,15 @@ def test_growing_arrays_hold_every_row_across_chunks_and_reopening(tmp_path, com
         array.append(rows[sum(sizes[:5]):sum(sizes)])
     with h5py.File(tmp_path / "a.h5") as f:
         np.testing.assert_array_equal(f["x"][:], rows[:sum(sizes)])
+
+
+def test_flattened_actions_name_every_leaf_of_nested_dicts():
+    from millivid_env.record.recorder import flatten_action
+    space = spaces.Dict({"move": spaces.Discrete(3), "look": spaces.Box(-1, 1, (2,), np.float32),
+                         "hands": spaces.Dict({"left": spaces.MultiBinary(2), "right": spaces.Discrete(2)})})
+    out = flatten_action(space, {"move": 2, "look": [0.5, -0.25], "hands": {"left": [1, 0], "right": np.int32(1)}})
+    assert sorted(out) == ["hands/left", "hands/right", "look", "move"]
+    assert out["move"].dtype == np.int64 and out["hands/right"].dtype == np.int64
+    np.testing.assert_array_equal(out["look"], np.array([0.5, -0.25], np.float32))
+    assert out["look"].dtype == np.float32 and out["hands/left"].dtype == np.int8
+    assert list(flatten_action(spaces.Discrete(4), 3).items()) == [("action", 3)]
