@@ -6,7 +6,7 @@ from gymnasium import spaces
 
 from millivid_env.envs.actions import noop
 from millivid_env.record import layout
-from millivid_env.record.recorder import Recorder
+from millivid_env.record.recorder import Recorder, flatten_action
 
 
 class CountingEnv(gym.Env):
@@ -131,7 +131,6 @@ def test_growing_arrays_hold_every_row_across_chunks_and_reopening(tmp_path, com
 
 
 def test_flattened_actions_name_every_leaf_of_nested_dicts():
-    from millivid_env.record.recorder import flatten_action
     space = spaces.Dict({"move": spaces.Discrete(3), "look": spaces.Box(-1, 1, (2,), np.float32),
                          "hands": spaces.Dict({"left": spaces.MultiBinary(2), "right": spaces.Discrete(2)})})
     out = flatten_action(space, {"move": 2, "look": [0.5, -0.25], "hands": {"left": [1, 0], "right": np.int32(1)}})
