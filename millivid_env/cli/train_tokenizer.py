@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import argparse
+import functools
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +13,7 @@ from millivid_env.cli import options
 from millivid_env.errors import UserError
 from millivid_env.data.windows import WindowDataset
 from millivid_env.models.tokenizer import PRESETS, PYRAMIDS, Tokenizer, TokenizerConfig, get_config
+from millivid_env.models.palette_loss import PaletteLoss, fitted_palette
 from millivid_env.models.tokenizer_training import frame_batches, prefix_psnr, to_images, tokenizer_loss
 from millivid_env.models import checkpoint
 from millivid_env.models.trainer import TrainConfig, setup_distributed, train
@@ -29,6 +32,10 @@ def add_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--eval-every", type=options.positive_int, default=TrainConfig.eval_every)
     p.add_argument("--ema", type=options.unit_fraction, default=TrainConfig.ema,
                    help="decay of the weight average that is validated and saved (0: save the raw weights)")
+    p.add_argument("--palette-weight", type=float, default=None,
+                   help="weight of the block-class colour loss (default: the preset's or --init run's)")
+    p.add_argument("--init", type=Path, default=None, metavar="RUN",
+                   help="start from this run's weights and config (fine-tuning; a fresh optimizer and schedule)")
     p.add_argument("--resume", action="store_true")
     p.set_defaults(run=run)
 
@@ -47,18 +54,33 @@ def validation_frames(root: Path) -> torch.Tensor:
 def run(args: argparse.Namespace) -> int:
     ddp = setup_distributed()
     out = Path(args.out)
-    if args.resume and (out / checkpoint.CONFIG_FILE).exists():
+    resuming = args.resume and (out / checkpoint.CONFIG_FILE).exists()
+    if resuming:
         cfg = TokenizerConfig(**checkpoint.read_config(out)["config"])
     else:
-        cfg = get_config(args.preset, **({"pyramid": args.pyramid} if args.pyramid else {}))
+        cfg = TokenizerConfig(**checkpoint.read_config(args.init)["config"]) if args.init else get_config(args.preset)
+        overrides = {"pyramid": args.pyramid, "palette_weight": args.palette_weight}
+        cfg = replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
     train_cfg = TrainConfig(steps=args.steps, lr=args.lr, eval_every=args.eval_every, seed=ddp.rank, ema=args.ema)
     torch.manual_seed(train_cfg.seed)
     model = Tokenizer(cfg)
+    if args.init and not resuming:
+        checkpoint.load_weights(args.init, model)
     val = validation_frames(Path(args.data)).to(ddp.device)
     if val.shape[-1] != cfg.image_size or val.shape[-2] != cfg.image_size:
-        raise UserError(f"{args.data} holds {val.shape[-2]}x{val.shape[-1]} frames; preset {args.preset!r} takes "
+        source = f"the tokenizer in {args.init}" if args.init else f"preset {args.preset!r}"
+        raise UserError(f"{args.data} holds {val.shape[-2]}x{val.shape[-1]} frames; {source} takes "
                         f"{cfg.image_size}x{cfg.image_size}")
     card = {"data": str(Path(args.data).resolve()), "batch": args.batch * ddp.world, "train": vars(train_cfg)}
-    train(model, cfg, frame_batches(Path(args.data), args.batch, "train", train_cfg.seed, ddp.device), tokenizer_loss, out,
+    if args.init:
+        card["init"] = {"run": str(args.init.resolve()), "step": checkpoint.read_config(args.init).get("step")}
+    palette = None
+    if cfg.palette_weight:
+        fitted = fitted_palette(Path(args.data))
+        palette = PaletteLoss(fitted).to(ddp.device) if fitted else None
+        if palette is None and ddp.main:
+            print(f"{args.data}: no block ids in the training episodes; training without the palette loss")
+    loss = functools.partial(tokenizer_loss, palette=palette)
+    train(model, cfg, frame_batches(Path(args.data), args.batch, "train", train_cfg.seed, ddp.device), loss, out,
           train_cfg, evaluate=lambda m: prefix_psnr(m, val), resume=args.resume, card=card, ddp=ddp)
     return 0

@@ -35,6 +35,7 @@ class TokenizerConfig:
     ssim_weight: float = 0.2
     class_balance: float = 0.5  # pixel weight n^-power per block class of n pixels (0: plain L2; needs obs/block_id)
     image_levels: int = 3  # image-pyramid scales in the L2 loss, weighted 4^scale on summed errors
+    palette_weight: float = 0.0  # weight of the block-class colour loss (models/palette_loss.py; needs obs/block_id)
 
     def __post_init__(self) -> None:
         grid = self.image_size // self.patch

@@ -12,6 +12,7 @@ from millivid_env.data.windows import WindowDataset
 from millivid_env.errors import UserError
 from millivid_env.metrics.psnr import psnr
 from millivid_env.metrics.ssim import ssim
+from millivid_env.models.palette_loss import PaletteLoss
 from millivid_env.models.tokenizer import Tokenizer, TokenizerConfig
 
 FRAMES_PER_READ = 4  # consecutive frames per random read: 4x fewer reads, little correlation in a batch
@@ -58,8 +59,10 @@ def pyramid_l2(pred: torch.Tensor, target: torch.Tensor, scales: int, weight: to
     return total / scales
 
 
-def tokenizer_loss(net: torch.nn.Module, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
-    """Each sample keeps a random number of coarse levels (1..L): every prefix learns to decode."""
+def tokenizer_loss(net: torch.nn.Module, batch: dict[str, torch.Tensor],
+                   palette: PaletteLoss | None = None) -> tuple[torch.Tensor, dict[str, float]]:
+    """Each sample keeps a random number of coarse levels (1..L): every prefix learns to decode.
+    With a `palette` loss and block ids, colours are also pulled inside their block class."""
     cfg: TokenizerConfig = (net.module if hasattr(net, "module") else net).cfg
     images = batch["images"]
     keep = torch.randint(1, cfg.levels + 1, (images.shape[0],), device=images.device)
@@ -67,7 +70,11 @@ def tokenizer_loss(net: torch.nn.Module, batch: dict[str, torch.Tensor]) -> tupl
     weight = class_balance_weights(batch["block_id"], cfg.class_balance) if cfg.class_balance and "block_id" in batch else None
     l2 = pyramid_l2(recon, images, cfg.image_levels, weight)
     structure = 1 - ssim(recon.clamp(0, 1), images).mean()
-    return l2 + cfg.ssim_weight * structure, {"l2": l2.item(), "ssim": 1 - structure.item()}
+    loss, logs = l2 + cfg.ssim_weight * structure, {"l2": l2.item(), "ssim": 1 - structure.item()}
+    if palette is not None and cfg.palette_weight and "block_id" in batch:
+        colour = palette(recon, images, batch["block_id"], weight)
+        loss, logs["palette"] = loss + cfg.palette_weight * colour, colour.item()
+    return loss, logs
 
 
 @torch.no_grad()
