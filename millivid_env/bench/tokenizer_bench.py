@@ -14,8 +14,8 @@ from millivid_env.data.windows import WindowDataset
 from millivid_env.metrics.psnr import psnr
 from millivid_env.metrics.semantic import PaletteClassifier, semantic_mask, semantic_scores
 from millivid_env.metrics.ssim import ssim
-from millivid_env.models.tokenizer import Tokenizer, TokenizerConfig, load_tokenizer
-from millivid_env.models.tokenizer_training import to_images
+from millivid_env.models.tokenizer import Tokenizer, TokenizerConfig, get_config, load_tokenizer
+from millivid_env.models.tokenizer_training import frame_batches, to_images, tokenizer_loss
 from millivid_env.viz import contact_sheet, label, write_png
 from millivid_env.world import Camera
 
@@ -69,6 +69,28 @@ def speed(model: Tokenizer, rgb: np.ndarray, batch: int) -> tuple[float, float]:
     start = time.perf_counter()
     model.decode(latents)
     return encode, batch / (time.perf_counter() - start)
+
+
+def training_frames_per_second(dataset: Path, seconds: float, batch: int = 32, warmup: int = 2) -> float:
+    """Frames/s that default-config tokenizer training consumes here: forward, loss, backward and an
+    AdamW step on random batches of `dataset`, after `warmup` untimed steps."""
+    model = Tokenizer(get_config("default"))
+    optimizer = torch.optim.AdamW(model.parameters())
+    batches = frame_batches(dataset, batch, "all", 0, torch.device("cpu"))
+
+    def step() -> None:
+        loss, _ = tokenizer_loss(model, next(batches))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+    for _ in range(warmup):
+        step()
+    steps, start = 0, time.perf_counter()
+    while steps == 0 or time.perf_counter() - start < seconds:
+        step()
+        steps += 1
+    return steps * batch / (time.perf_counter() - start)
 
 
 def pyramid_ablations(entries: dict[str, dict[str, Any]], configs: dict[str, TokenizerConfig]) -> list[dict[str, Any]]:

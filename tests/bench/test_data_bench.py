@@ -17,3 +17,5 @@ def test_data_bench_measures_overhead_codecs_and_loader_in_one_run():
     assert codecs["gzip"]["ratio"] > codecs["none"]["ratio"] and codecs["blosc-lz4"]["ratio"] > 1.5
     loader = result["loader_random_windows"]
     assert loader["frames_per_second"] == loader["windows_per_second"] * 8
+    assert loader["loader_vs_training"] == loader["frames_per_second"] / loader["tokenizer_training_frames_per_second"]
+    assert loader["loader_vs_training"] > 1  # a random read is far cheaper than a training step
