@@ -32,7 +32,7 @@ def add_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--eval-every", type=options.positive_int, default=TrainConfig.eval_every)
     p.add_argument("--ema", type=options.unit_fraction, default=TrainConfig.ema,
                    help="decay of the weight average that is validated and saved (0: save the raw weights)")
-    p.add_argument("--palette-weight", type=float, default=None,
+    p.add_argument("--palette-weight", type=options.non_negative_float, default=None,
                    help="weight of the block-class colour loss (default: the preset's or --init run's)")
     p.add_argument("--init", type=Path, default=None, metavar="RUN",
                    help="start from this run's weights and config (fine-tuning; a fresh optimizer and schedule)")

@@ -138,7 +138,8 @@ def test_cli_errors_are_one_line(tmp_path, small_dataset):
                           (["train-tokenizer", "--data", str(tmp_path / "none"), "--out", str(tmp_path / "o"), "--steps", "1"], "not a dataset"),
                           (["train-tokenizer", "--data", str(small_dataset), "--out", str(tmp_path / "o"), "--steps", "1"],
                            "holds 16x16 frames; preset 'default' takes 64x64"),
-                          (["train-tokenizer", "--data", "x", "--out", "o", "--ema", "1.5"], "--ema: must be in [0, 1), got 1.5")):
+                          (["train-tokenizer", "--data", "x", "--out", "o", "--ema", "1.5"], "--ema: must be in [0, 1), got 1.5"),
+                          (["train-tokenizer", "--data", "x", "--out", "o", "--palette-weight", "-1"], "--palette-weight: must be >= 0, got -1.0")):
         result = subprocess.run([sys.executable, "-m", "millivid_env.cli.main", *argv], capture_output=True, text=True)
         assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
 
