@@ -38,6 +38,9 @@ def fitted_palette(root: Path, frames: int = 2048, split: str = "train", seed: i
 
 
 class PaletteLoss(nn.Module):
+    """The loss for one fitted colour lookup; `prior` is the vote every class gets in every bin,
+    so that an empty bin has a finite log-probability."""
+
     def __init__(self, palette: PaletteClassifier, prior: float = 1e-3) -> None:
         super().__init__()
         ids = [b.id for b in block_table().blocks]
