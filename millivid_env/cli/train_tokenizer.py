@@ -12,7 +12,7 @@ import torch
 from millivid_env.cli import options
 from millivid_env.errors import UserError
 from millivid_env.data.windows import WindowDataset
-from millivid_env.models.tokenizer import PRESETS, PYRAMIDS, Tokenizer, TokenizerConfig, get_config, load_tokenizer
+from millivid_env.models.tokenizer import PRESETS, PYRAMIDS, Tokenizer, get_config, tokenizer_config
 from millivid_env.models.palette_loss import PaletteLoss, fitted_palette
 from millivid_env.models.tokenizer_training import frame_batches, prefix_psnr, to_images, tokenizer_loss
 from millivid_env.models import checkpoint
@@ -56,9 +56,9 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     resuming = args.resume and (out / checkpoint.CONFIG_FILE).exists()
     if resuming:
-        cfg = TokenizerConfig(**checkpoint.read_config(out)["config"])
+        cfg = tokenizer_config(out)
     else:
-        cfg = load_tokenizer(args.init).cfg if args.init else get_config(args.preset)
+        cfg = tokenizer_config(args.init) if args.init else get_config(args.preset)
         overrides = {"pyramid": args.pyramid, "palette_weight": args.palette_weight}
         cfg = replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
     train_cfg = TrainConfig(steps=args.steps, lr=args.lr, eval_every=args.eval_every, seed=ddp.rank, ema=args.ema)

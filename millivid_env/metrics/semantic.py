@@ -19,9 +19,14 @@ BINS = 32
 SHIFT = 3  # 256 / BINS = 8 = 2 ** SHIFT
 
 
+def flat_bin(r, g, b):
+    """Index of colour bin (r, g, b), each 0..BINS-1, in the flattened BINS^3 table (numpy or torch ints)."""
+    return (r * BINS + g) * BINS + b
+
+
 def _bin_index(rgb: np.ndarray) -> np.ndarray:
     q = rgb.astype(np.int64) >> SHIFT
-    return (q[..., 0] * BINS + q[..., 1]) * BINS + q[..., 2]
+    return flat_bin(q[..., 0], q[..., 1], q[..., 2])
 
 
 def _fill_empty(labels: np.ndarray, empty: np.ndarray) -> np.ndarray:

@@ -19,7 +19,7 @@ import torch
 import torch.nn as nn
 
 from millivid_env.data.windows import WindowDataset
-from millivid_env.metrics.semantic import BINS, SHIFT, PaletteClassifier
+from millivid_env.metrics.semantic import BINS, SHIFT, PaletteClassifier, flat_bin
 from millivid_env.world import block_table
 
 
@@ -66,7 +66,7 @@ class PaletteLoss(nn.Module):
         out = torch.zeros_like(frac[:, 0])
         for corner in range(8):
             step = [(corner >> axis) & 1 for axis in (2, 1, 0)]
-            index = base + ((low[:, 0] + step[0]) * BINS + low[:, 1] + step[1]) * BINS + low[:, 2] + step[2]
+            index = base + flat_bin(low[:, 0] + step[0], low[:, 1] + step[1], low[:, 2] + step[2])
             share = torch.ones_like(out)
             for axis in range(3):
                 share = share * (frac[:, axis] if step[axis] else 1 - frac[:, axis])
@@ -76,7 +76,7 @@ class PaletteLoss(nn.Module):
     def lookup(self, images: torch.Tensor) -> torch.Tensor:
         """(B, 3, H, W) colours in [0, 1] -> (B, H, W) block ids, as the metric's lookup reads them."""
         bins = (images.detach().clamp(0, 1) * 255 + 0.5).long() >> SHIFT
-        return self.table[(bins[:, 0] * BINS + bins[:, 1]) * BINS + bins[:, 2]]
+        return self.table[flat_bin(bins[:, 0], bins[:, 1], bins[:, 2])]
 
     def forward(self, recon: torch.Tensor, images: torch.Tensor, block_id: torch.Tensor,
                 weight: torch.Tensor | None = None) -> torch.Tensor:

@@ -177,14 +177,20 @@ class Tokenizer(nn.Module):
         return self.decode(self.encode(images), keep)
 
 
+def tokenizer_config(folder) -> TokenizerConfig:
+    """The config in a run folder's config.json, with a one-line error when it is not a tokenizer's."""
+    from millivid_env.models import checkpoint
+
+    try:
+        return TokenizerConfig(**checkpoint.read_config(folder)["config"])
+    except (TypeError, KeyError, ValueError) as e:
+        raise checkpoint.UserError(f"{folder}: config.json is not a tokenizer config ({e})") from None
+
+
 def load_tokenizer(folder) -> Tokenizer:
     """A trained tokenizer from a run folder (model.safetensors + config.json), in eval mode."""
     from millivid_env.models import checkpoint
 
-    config = checkpoint.read_config(folder)["config"]
-    try:
-        model = Tokenizer(TokenizerConfig(**config))
-    except TypeError as e:
-        raise checkpoint.UserError(f"{folder}: config.json is not a tokenizer config ({e})") from None
+    model = Tokenizer(tokenizer_config(folder))
     checkpoint.load_weights(folder, model)
     return model.eval()

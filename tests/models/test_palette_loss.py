@@ -97,3 +97,7 @@ def test_init_fine_tunes_from_a_runs_weights_with_new_loss_weights(tmp_path, sma
     assert all(torch.equal(v, tuned.state_dict()[k]) for k, v in base.state_dict().items())  # lr 0: the init weights
     missing = subprocess.run([*cmd[:9], str(tmp_path / "nowhere"), *cmd[10:]], capture_output=True, text=True)
     assert missing.returncode == 2 and "no checkpoint here" in missing.stderr and "Traceback" not in missing.stderr
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / checkpoint.CONFIG_FILE).write_text(json.dumps({"config": {"hidden": 8}}))
+    other = subprocess.run([*cmd[:9], str(tmp_path / "other"), *cmd[10:]], capture_output=True, text=True)
+    assert other.returncode == 2 and "is not a tokenizer config" in other.stderr and "Traceback" not in other.stderr
