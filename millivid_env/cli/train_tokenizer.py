@@ -27,6 +27,8 @@ def add_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--steps", type=options.positive_int, default=TrainConfig.steps)
     p.add_argument("--batch", type=options.positive_int, default=32)
     p.add_argument("--lr", type=float, default=TrainConfig.lr)
+    p.add_argument("--final-lr", type=options.unit_fraction, default=TrainConfig.final_lr,
+                   help="fraction of --lr the cosine schedule ends at")
     p.add_argument("--preset", choices=sorted(PRESETS), default="default")
     p.add_argument("--pyramid", choices=PYRAMIDS, default=None, help="'cascaded' for the paper's ablation")
     p.add_argument("--eval-every", type=options.positive_int, default=TrainConfig.eval_every)
@@ -61,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
         cfg = tokenizer_config(args.init) if args.init else get_config(args.preset)
         overrides = {"pyramid": args.pyramid, "palette_weight": args.palette_weight}
         cfg = replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
-    train_cfg = TrainConfig(steps=args.steps, lr=args.lr, eval_every=args.eval_every, seed=ddp.rank, ema=args.ema)
+    train_cfg = TrainConfig(steps=args.steps, lr=args.lr, final_lr=args.final_lr, eval_every=args.eval_every, seed=ddp.rank, ema=args.ema)
     torch.manual_seed(train_cfg.seed)
     model = Tokenizer(cfg)
     if args.init and not resuming:

@@ -20,6 +20,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 PYRAMIDS = ("learned", "cascaded")
+# SiLU's backward pass costs half of GELU's on the CPU (oneDNN, channels-last); BENCHMARKS.md.
+ACTIVATIONS = {"silu": nn.SiLU, "gelu": nn.GELU}
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,7 @@ class TokenizerConfig:
     decoder_width: int = 96
     pixel_blocks: int = 1  # residual blocks after each decoder upsampling to full resolution (sharp edges)
     pyramid: str = "learned"
+    activation: str = "silu"
     ssim_weight: float = 0.2
     class_balance: float = 0.5  # pixel weight n^-power per block class of n pixels (0: plain L2; needs obs/block_id)
     image_levels: int = 3  # image-pyramid scales in the L2 loss, weighted 4^scale on summed errors
@@ -45,6 +48,11 @@ class TokenizerConfig:
             raise ValueError(f"{self.levels} levels need a finest grid of at least {2 ** (self.levels - 1)}, got {grid}")
         if self.pyramid not in PYRAMIDS:
             raise ValueError(f"pyramid must be one of {PYRAMIDS}, got {self.pyramid!r}")
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {tuple(ACTIVATIONS)}, got {self.activation!r}")
+
+    def act(self) -> nn.Module:
+        return ACTIVATIONS[self.activation]()
 
     @property
     def grids(self) -> tuple[int, ...]:
@@ -70,10 +78,10 @@ def get_config(preset: str = "default", **overrides) -> TokenizerConfig:
 
 
 class ResBlock(nn.Module):
-    def __init__(self, width: int) -> None:
+    def __init__(self, width: int, cfg: TokenizerConfig) -> None:
         super().__init__()
-        self.body = nn.Sequential(nn.GroupNorm(8 if width % 8 == 0 else 1, width), nn.GELU(),
-                                  nn.Conv2d(width, width, 3, padding=1), nn.GELU(), nn.Conv2d(width, width, 3, padding=1))
+        self.body = nn.Sequential(nn.GroupNorm(8 if width % 8 == 0 else 1, width), cfg.act(),
+                                  nn.Conv2d(width, width, 3, padding=1), cfg.act(), nn.Conv2d(width, width, 3, padding=1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.body(x)
@@ -97,12 +105,12 @@ class Encoder(nn.Module):
         stages, width, c_in = [], cfg.width, 3
         for i in range(int(math.log2(cfg.patch))):
             width = cfg.width * min(2**i, 4)
-            stages += [nn.Conv2d(c_in, width, 4, 2, 1), nn.GELU()]
+            stages += [nn.Conv2d(c_in, width, 4, 2, 1), cfg.act()]
             c_in = width
-        self.stem = nn.Sequential(*stages, nn.Conv2d(width, width, 3, padding=1), nn.GELU())
+        self.stem = nn.Sequential(*stages, nn.Conv2d(width, width, 3, padding=1), cfg.act())
         self.heads = nn.ModuleList([nn.Conv2d(width, cfg.channels, 1)])
         if cfg.pyramid == "learned":
-            self.down = nn.ModuleList([nn.Sequential(nn.Conv2d(width, width, 4, 2, 1), nn.GELU()) for _ in range(cfg.levels - 1)])
+            self.down = nn.ModuleList([nn.Sequential(nn.Conv2d(width, width, 4, 2, 1), cfg.act()) for _ in range(cfg.levels - 1)])
             self.heads.extend(nn.Conv2d(width, cfg.channels, 1) for _ in range(cfg.levels - 1))
 
     def forward(self, images: torch.Tensor) -> list[torch.Tensor]:
@@ -125,14 +133,14 @@ class Decoder(nn.Module):
         d = cfg.decoder_width
         self.embed = nn.ModuleList(nn.Conv2d(cfg.channels, d, 1) for _ in range(cfg.levels))
         self.missing = nn.Parameter(torch.zeros(cfg.levels, d))
-        self.up = nn.ModuleList(nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(d, d, 3, padding=1), nn.GELU())
+        self.up = nn.ModuleList(nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(d, d, 3, padding=1), cfg.act())
                                 for _ in range(cfg.levels - 1))
-        self.blocks = nn.ModuleList(ResBlock(d) for _ in range(cfg.levels))
+        self.blocks = nn.ModuleList(ResBlock(d, cfg) for _ in range(cfg.levels))
         stages, width = [], d
         for _ in range(int(math.log2(cfg.patch))):
             out = max(width // 2, 16)
-            stages += [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(width, out, 3, padding=1), nn.GELU(),
-                       *(ResBlock(out) for _ in range(cfg.pixel_blocks))]
+            stages += [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(width, out, 3, padding=1), cfg.act(),
+                       *(ResBlock(out, cfg) for _ in range(cfg.pixel_blocks))]
             width = out
         self.to_image = nn.Sequential(*stages, nn.Conv2d(width, 3, 3, padding=1))
 

@@ -26,6 +26,7 @@ POSTFIX_EVERY = 25  # steps between loss read-outs on the bar (each .item() sync
 class TrainConfig:
     steps: int = 20_000
     lr: float = 1e-3
+    final_lr: float = 0.1  # fraction of lr the cosine decay ends at
     warmup: int = 500
     weight_decay: float = 0.01
     grad_clip: float = 1.0
@@ -76,11 +77,11 @@ def setup_distributed() -> Distributed:
 
 
 def lr_at(step: int, cfg: TrainConfig) -> float:
-    """Linear warm-up, then cosine decay to a tenth."""
+    """Linear warm-up, then cosine decay to `final_lr` x lr."""
     if step < cfg.warmup:
         return cfg.lr * (step + 1) / cfg.warmup
     progress = min(1.0, (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup))
-    return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(progress * math.pi)))
+    return cfg.lr * (cfg.final_lr + (1 - cfg.final_lr) * 0.5 * (1 + math.cos(progress * math.pi)))
 
 
 def train(

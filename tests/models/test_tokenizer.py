@@ -44,8 +44,19 @@ def test_bad_configs_are_refused():
         TokenizerConfig(image_size=16, patch=4, levels=4)
     with pytest.raises(ValueError, match="pyramid must be"):
         TokenizerConfig(pyramid="flat")
+    with pytest.raises(ValueError, match="activation must be"):
+        TokenizerConfig(activation="relu")
     with pytest.raises(ValueError, match="unknown tokenizer preset"):
         get_config("huge")
+
+
+def test_a_checkpoint_keeps_the_activation_it_was_trained_with(tmp_path):
+    gelu = TokenizerConfig(**{**SMALL.__dict__, "activation": "gelu"})
+    checkpoint.save_model(tmp_path / "run", Tokenizer(gelu), gelu, {"step": 1})
+    loaded = load_tokenizer(tmp_path / "run")
+    kinds = {type(m).__name__ for m in loaded.modules()}
+    assert "GELU" in kinds and "SiLU" not in kinds
+    assert {type(m).__name__ for m in Tokenizer(SMALL).modules()} >= {"SiLU"}
 
 
 def test_checkpoint_round_trip_is_exact(tmp_path):

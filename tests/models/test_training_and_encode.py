@@ -76,6 +76,17 @@ def test_the_weight_average_warms_up_and_keeps_counters_as_they_are():
     assert average.module[1].num_batches_tracked.item() == 7
 
 
+@pytest.mark.parametrize("final", [0.1, 0.01])
+def test_the_schedule_warms_up_then_decays_to_the_final_fraction(final):
+    from millivid_env.models.trainer import lr_at
+
+    cfg = TrainConfig(steps=1000, lr=2e-3, warmup=100, final_lr=final)
+    lrs = [lr_at(step, cfg) for step in range(cfg.steps + 1)]
+    assert lrs[0] == pytest.approx(2e-5) and lrs[99] == pytest.approx(2e-3)
+    assert all(a >= b for a, b in zip(lrs[99:], lrs[100:]))
+    assert lrs[550] == pytest.approx(2e-3 * (1 + final) / 2) and lrs[-1] == pytest.approx(2e-3 * final)
+
+
 def test_without_averaging_the_model_file_holds_the_last_weights(tmp_path, small_dataset):
     model, _ = small_run(tmp_path, small_dataset, 2, ema=0)
     saved = Tokenizer(SMALL)
