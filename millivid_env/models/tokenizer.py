@@ -20,8 +20,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 PYRAMIDS = ("learned", "cascaded")
-# SiLU's backward pass costs half of GELU's on the CPU (oneDNN, channels-last); BENCHMARKS.md.
-ACTIVATIONS = {"silu": nn.SiLU, "gelu": nn.GELU}
+# SiLU trains 1.1-1.3x faster on the CPU (its backward costs half of GELU's) but its 2-hour run
+# ended below the GELU default (BENCHMARKS.md).
+ACTIVATIONS = {"gelu": nn.GELU, "silu": nn.SiLU}
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,7 @@ class TokenizerConfig:
     decoder_width: int = 96
     pixel_blocks: int = 1  # residual blocks after each decoder upsampling to full resolution (sharp edges)
     pyramid: str = "learned"
-    activation: str = "silu"
+    activation: str = "gelu"
     ssim_weight: float = 0.2
     class_balance: float = 0.5  # pixel weight n^-power per block class of n pixels (0: plain L2; needs obs/block_id)
     image_levels: int = 3  # image-pyramid scales in the L2 loss, weighted 4^scale on summed errors
