@@ -155,6 +155,18 @@ def test_cli_errors_are_one_line(tmp_path, small_dataset):
         assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
 
 
+def test_activation_and_final_lr_flags_reach_the_run(tmp_path, small_dataset):
+    checkpoint.save_model(tmp_path / "base", Tokenizer(SMALL), SMALL, {"step": 0})
+    cmd = [sys.executable, "-m", "millivid_env.cli.main", "train-tokenizer", "--data", str(small_dataset),
+           "--out", str(tmp_path / "run"), "--init", str(tmp_path / "base"), "--activation", "silu",
+           "--final-lr", "0.05", "--steps", "1", "--ema", "0", "--batch", "4"]
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    saved = json.loads((tmp_path / "run" / checkpoint.CONFIG_FILE).read_text())
+    assert saved["config"]["activation"] == "silu" and saved["card"]["train"]["final_lr"] == 0.05
+    assert "SiLU" in {type(m).__name__ for m in load_tokenizer(tmp_path / "run").modules()}
+
+
 @pytest.mark.slow
 def test_torchrun_ddp_with_gloo_on_two_processes(tmp_path):
     from millivid_env.record.collect import collect
