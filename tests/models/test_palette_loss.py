@@ -1,7 +1,5 @@
 import json
 from dataclasses import replace
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -11,6 +9,7 @@ from millivid_env.models.palette_loss import PaletteLoss, fitted_palette
 from millivid_env.models.tokenizer import Tokenizer
 from millivid_env.models.tokenizer_training import frame_batches, tokenizer_loss
 from tests.models.test_tokenizer import SMALL
+from tests.models.test_training_and_encode import fine_tune_cli
 
 
 @pytest.fixture(scope="module")
@@ -84,10 +83,8 @@ def test_the_tokenizer_loss_adds_the_palette_term_only_when_weighted(loss_and_ba
 def test_init_fine_tunes_from_a_runs_weights_with_new_loss_weights(tmp_path, small_dataset):
     base = Tokenizer(SMALL)
     checkpoint.save_model(tmp_path / "base", base, SMALL, {"step": 7})
-    cmd = [sys.executable, "-m", "millivid_env.cli.main", "train-tokenizer", "--data", str(small_dataset),
-           "--out", str(tmp_path / "tuned"), "--init", str(tmp_path / "base"), "--palette-weight", "0.01",
-           "--steps", "1", "--lr", "0", "--ema", "0", "--batch", "4"]
-    result = subprocess.run(cmd, capture_output=True, text=True)
+    flags = ("--palette-weight", "0.01", "--lr", "0")
+    result = fine_tune_cli(small_dataset, tmp_path / "base", tmp_path / "tuned", *flags)
     assert result.returncode == 0, result.stderr[-2000:]
     saved = json.loads((tmp_path / "tuned" / checkpoint.CONFIG_FILE).read_text())
     assert saved["config"]["palette_weight"] == 0.01 and saved["config"]["image_size"] == SMALL.image_size
@@ -95,9 +92,9 @@ def test_init_fine_tunes_from_a_runs_weights_with_new_loss_weights(tmp_path, sma
     tuned = Tokenizer(SMALL)
     checkpoint.load_weights(tmp_path / "tuned", tuned)
     assert all(torch.equal(v, tuned.state_dict()[k]) for k, v in base.state_dict().items())  # lr 0: the init weights
-    missing = subprocess.run([*cmd[:9], str(tmp_path / "nowhere"), *cmd[10:]], capture_output=True, text=True)
+    missing = fine_tune_cli(small_dataset, tmp_path / "nowhere", tmp_path / "tuned", *flags)
     assert missing.returncode == 2 and "no checkpoint here" in missing.stderr and "Traceback" not in missing.stderr
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / checkpoint.CONFIG_FILE).write_text(json.dumps({"config": {"hidden": 8}}))
-    other = subprocess.run([*cmd[:9], str(tmp_path / "other"), *cmd[10:]], capture_output=True, text=True)
+    other = fine_tune_cli(small_dataset, tmp_path / "other", tmp_path / "tuned", *flags)
     assert other.returncode == 2 and "is not a tokenizer config" in other.stderr and "Traceback" not in other.stderr

@@ -155,12 +155,16 @@ def test_cli_errors_are_one_line(tmp_path, small_dataset):
         assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
 
 
+def fine_tune_cli(data, init, out, *flags: str) -> subprocess.CompletedProcess:
+    """`millivid train-tokenizer --init RUN` for one small step, as a user runs it."""
+    return subprocess.run([sys.executable, "-m", "millivid_env.cli.main", "train-tokenizer", "--data", str(data),
+                           "--out", str(out), "--init", str(init), "--steps", "1", "--ema", "0", "--batch", "4", *flags],
+                          capture_output=True, text=True)
+
+
 def test_activation_and_final_lr_flags_reach_the_run(tmp_path, small_dataset):
     checkpoint.save_model(tmp_path / "base", Tokenizer(SMALL), SMALL, {"step": 0})
-    cmd = [sys.executable, "-m", "millivid_env.cli.main", "train-tokenizer", "--data", str(small_dataset),
-           "--out", str(tmp_path / "run"), "--init", str(tmp_path / "base"), "--activation", "silu",
-           "--final-lr", "0.05", "--steps", "1", "--ema", "0", "--batch", "4"]
-    result = subprocess.run(cmd, capture_output=True, text=True)
+    result = fine_tune_cli(small_dataset, tmp_path / "base", tmp_path / "run", "--activation", "silu", "--final-lr", "0.05")
     assert result.returncode == 0, result.stderr[-2000:]
     saved = json.loads((tmp_path / "run" / checkpoint.CONFIG_FILE).read_text())
     assert saved["config"]["activation"] == "silu" and saved["card"]["train"]["final_lr"] == 0.05
