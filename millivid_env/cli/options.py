@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 
+from millivid_env.agents import EXPLORERS
+
 
 def size(text: str) -> tuple[int, int]:
     """'64' or '64x96' -> (H, W)."""
@@ -45,3 +47,12 @@ def unit_fraction(text: str) -> float:
     if not 0.0 <= value < 1.0:
         raise argparse.ArgumentTypeError(f"must be in [0, 1), got {value}")
     return value
+
+
+def explorer_names(text: str) -> tuple[str, ...]:
+    """'random,revisit' -> ('random', 'revisit'), each a known explorer."""
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    unknown = [n for n in names if n not in EXPLORERS]
+    if not names or unknown:
+        raise argparse.ArgumentTypeError(f"explorers are {', '.join(sorted(EXPLORERS))}; got {text!r}")
+    return names

@@ -39,6 +39,8 @@ def add_parser(p: argparse.ArgumentParser) -> None:
                    help="weight of the block-class colour loss (default: the preset's or --init run's)")
     p.add_argument("--init", type=Path, default=None, metavar="RUN",
                    help="start from this run's weights and config (fine-tuning; a fresh optimizer and schedule)")
+    p.add_argument("--explorers", type=options.explorer_names, default=(), metavar="NAME[,NAME]",
+                   help="train only on episodes these explorers recorded (validation keeps every episode)")
     p.add_argument("--resume", action="store_true")
     p.set_defaults(run=run)
 
@@ -75,6 +77,8 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"{args.data} holds {val.shape[-2]}x{val.shape[-1]} frames; {source} takes "
                         f"{cfg.image_size}x{cfg.image_size}")
     card = {"data": str(Path(args.data).resolve()), "batch": args.batch * ddp.world, "train": vars(train_cfg)}
+    if args.explorers:
+        card["explorers"] = list(args.explorers)
     if args.init:
         card["init"] = {"run": str(args.init.resolve()), "step": checkpoint.read_config(args.init).get("step")}
     palette = None
@@ -84,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
         if palette is None and ddp.main:
             print(f"{args.data}: no block ids in the training episodes; training without the palette loss")
     loss = functools.partial(tokenizer_loss, palette=palette)
-    train(model, cfg, frame_batches(Path(args.data), args.batch, "train", train_cfg.seed, ddp.device), loss, out,
+    batches = frame_batches(Path(args.data), args.batch, "train", train_cfg.seed, ddp.device, args.explorers)
+    train(model, cfg, batches, loss, out,
           train_cfg, evaluate=lambda m: prefix_psnr(m, val), resume=args.resume, card=card, ddp=ddp)
     return 0

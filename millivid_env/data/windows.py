@@ -23,7 +23,8 @@ def split_of(episode: str, val: float = 0.05, test: float = 0.05) -> str:
 
 
 class WindowDataset(Dataset):
-    """Windows of `window` frames starting every `stride` frames, from complete episodes of `split`.
+    """Windows of `window` frames starting every `stride` frames, from complete episodes of `split`
+    (and, if `explorers` is given, only episodes recorded by those explorers).
 
     Item: {"rgb": uint8 (T, H, W, 3), "actions/<name>": (T, ...) the action taken at each frame,
     "pose": float32 (T, 5), "latents/level_<k>": (T, N_k, C), "episode": int, "start": int} (the
@@ -34,14 +35,15 @@ class WindowDataset(Dataset):
 
     def __init__(self, root: str | Path, window: int, split: str = "train", stride: int = 1,
                  fields: tuple[str, ...] = ("rgb", "actions", "pose", "latents"),
-                 val: float = 0.05, test: float = 0.05) -> None:
+                 val: float = 0.05, test: float = 0.05, explorers: tuple[str, ...] = ()) -> None:
         if split not in (*SPLITS, "all"):
             raise ValueError(f"split must be one of {SPLITS + ('all',)}, got {split!r}")
         if window < 1 or stride < 1:
             raise ValueError(f"window and stride must be >= 1, got {window} and {stride}")
         self.root, self.window, self.stride, self.fields = Path(root), window, stride, tuple(fields)
         layout.read_metadata(self.root)  # a clear error for a folder that is not a dataset
-        refs = [r for r in layout.episode_refs(self.root) if r.complete and (split == "all" or split_of(r.name, val, test) == split)]
+        refs = [r for r in layout.episode_refs(self.root) if r.complete and (split == "all" or split_of(r.name, val, test) == split)
+                and (not explorers or r.explorer in explorers)]
         # A window needs `window` frames each with its action: start + window <= steps.
         counts = np.array([max(0, (r.steps - window) // stride + 1) for r in refs], np.int64)
         self.refs = [r for r, c in zip(refs, counts) if c > 0]

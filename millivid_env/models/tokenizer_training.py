@@ -23,12 +23,15 @@ def to_images(rgb: torch.Tensor) -> torch.Tensor:
     return rgb.reshape(-1, *rgb.shape[-3:]).permute(0, 3, 1, 2).float().div(255)
 
 
-def frame_batches(root: Path, batch: int, split: str, seed: int, device: torch.device) -> Iterator[dict[str, torch.Tensor]]:
-    """Endless random batches from the `split` episodes of a dataset: {"images": (B, 3, H, W)} and,
-    where the dataset records it, {"block_id": (B, H, W)} for the class-balanced loss."""
-    windows = WindowDataset(root, FRAMES_PER_READ, split=split, fields=("rgb", "obs/block_id"))
+def frame_batches(root: Path, batch: int, split: str, seed: int, device: torch.device,
+                  explorers: tuple[str, ...] = ()) -> Iterator[dict[str, torch.Tensor]]:
+    """Endless random batches from the `split` episodes of a dataset (those of `explorers` if given):
+    {"images": (B, 3, H, W)} and, where the dataset records it, {"block_id": (B, H, W)} for the
+    class-balanced loss."""
+    windows = WindowDataset(root, FRAMES_PER_READ, split=split, fields=("rgb", "obs/block_id"), explorers=explorers)
     if len(windows) == 0:
-        raise UserError(f"{root}: no {split} frames to train on (collect more episodes)")
+        which = f" {'/'.join(explorers)}" if explorers else ""
+        raise UserError(f"{root}: no {split}{which} frames to train on (collect more episodes)")
     rng = np.random.default_rng(seed)
     while True:
         reads = [windows[int(i)] for i in rng.integers(len(windows), size=-(-batch // FRAMES_PER_READ))]

@@ -205,6 +205,7 @@ class EpisodeRef:
     name: str
     steps: int
     complete: bool
+    explorer: str = ""  # the recorded `explorer` attribute ("" for imported episodes)
 
 
 def episode_refs(root: Path) -> list[EpisodeRef]:
@@ -213,7 +214,9 @@ def episode_refs(root: Path) -> list[EpisodeRef]:
         with open_shard(path) as f:
             for name in f:
                 if name.startswith(EPISODE_PREFIX):
-                    refs.append(EpisodeRef(path, name, episode_steps(f[name]), bool(f[name].attrs.get("complete", False))))
+                    attrs = f[name].attrs
+                    refs.append(EpisodeRef(path, name, episode_steps(f[name]), bool(attrs.get("complete", False)),
+                                           str(attrs.get("explorer", ""))))
     return sorted(refs, key=lambda r: episode_index(r.name))
 
 

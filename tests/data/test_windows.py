@@ -47,6 +47,13 @@ def test_split_is_deterministic_and_disjoint(small_dataset):
     assert not (parts[0] & parts[1]) and not (parts[0] & parts[2])
 
 
+def test_explorer_filter_keeps_only_the_named_explorers_episodes(small_dataset):
+    assert {r.explorer for r in layout.episode_refs(small_dataset)} == {"revisit"}
+    every = WindowDataset(small_dataset, 8, split="all", stride=8)
+    assert len(WindowDataset(small_dataset, 8, split="all", stride=8, explorers=("random", "revisit"))) == len(every) > 0
+    assert len(WindowDataset(small_dataset, 8, split="all", stride=8, explorers=("random",))) == 0
+
+
 def test_bad_split_and_window():
     with pytest.raises(ValueError, match="split must be"):
         WindowDataset(".", window=4, split="dev")

@@ -150,7 +150,9 @@ def test_cli_errors_are_one_line(tmp_path, small_dataset):
                           (["train-tokenizer", "--data", str(small_dataset), "--out", str(tmp_path / "o"), "--steps", "1"],
                            "holds 16x16 frames; preset 'default' takes 64x64"),
                           (["train-tokenizer", "--data", "x", "--out", "o", "--ema", "1.5"], "--ema: must be in [0, 1), got 1.5"),
-                          (["train-tokenizer", "--data", "x", "--out", "o", "--palette-weight", "-1"], "--palette-weight: must be >= 0, got -1.0")):
+                          (["train-tokenizer", "--data", "x", "--out", "o", "--palette-weight", "-1"], "--palette-weight: must be >= 0, got -1.0"),
+                          (["train-tokenizer", "--data", "x", "--out", "o", "--explorers", "revist"],
+                           "--explorers: explorers are look_around, random, revisit, uniform; got 'revist'")):
         result = subprocess.run([sys.executable, "-m", "millivid_env.cli.main", *argv], capture_output=True, text=True)
         assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
 
@@ -169,6 +171,16 @@ def test_activation_and_final_lr_flags_reach_the_run(tmp_path, small_dataset):
     saved = json.loads((tmp_path / "run" / checkpoint.CONFIG_FILE).read_text())
     assert saved["config"]["activation"] == "silu" and saved["card"]["train"]["final_lr"] == 0.05
     assert "SiLU" in {type(m).__name__ for m in load_tokenizer(tmp_path / "run").modules()}
+
+
+def test_explorers_flag_picks_the_training_episodes(tmp_path, small_dataset):
+    checkpoint.save_model(tmp_path / "base", Tokenizer(SMALL), SMALL, {"step": 0})
+    result = fine_tune_cli(small_dataset, tmp_path / "base", tmp_path / "run", "--explorers", "revisit")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads((tmp_path / "run" / checkpoint.CONFIG_FILE).read_text())["card"]["explorers"] == ["revisit"]
+    none = fine_tune_cli(small_dataset, tmp_path / "base", tmp_path / "other", "--explorers", "random,look_around")
+    assert none.returncode == 2 and "no train random/look_around frames to train on" in none.stderr
+    assert not (tmp_path / "other" / checkpoint.CONFIG_FILE).exists()
 
 
 @pytest.mark.slow
