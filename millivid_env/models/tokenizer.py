@@ -33,6 +33,7 @@ class TokenizerConfig:
     channels: int = 16  # latent channels per token
     width: int = 24  # encoder base width (doubles per downsampling, capped at 4x)
     decoder_width: int = 96
+    token_blocks: int = 1  # residual blocks at each token level of the decoder (cheap: 8x8 and coarser)
     pixel_blocks: int = 1  # residual blocks after each decoder upsampling to full resolution (sharp edges)
     pyramid: str = "learned"
     activation: str = "gelu"
@@ -136,7 +137,9 @@ class Decoder(nn.Module):
         self.missing = nn.Parameter(torch.zeros(cfg.levels, d))
         self.up = nn.ModuleList(nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(d, d, 3, padding=1), cfg.act())
                                 for _ in range(cfg.levels - 1))
-        self.blocks = nn.ModuleList(ResBlock(d, cfg) for _ in range(cfg.levels))
+        # Flat, level-major: with one block per level the parameter names are those of the
+        # checkpoints trained before token_blocks existed.
+        self.blocks = nn.ModuleList(ResBlock(d, cfg) for _ in range(cfg.levels * cfg.token_blocks))
         stages, width = [], d
         for _ in range(int(math.log2(cfg.patch))):
             out = max(width // 2, 16)
@@ -153,15 +156,21 @@ class Decoder(nn.Module):
         kept = (keep > self.cfg.levels - 1 - level).view(batch, 1, 1, 1)
         return torch.where(kept, embedded, missing)
 
+    def refine(self, h: torch.Tensor, level: int) -> torch.Tensor:
+        n = self.cfg.token_blocks
+        for block in self.blocks[level * n:(level + 1) * n]:
+            h = block(h)
+        return h
+
     def forward(self, latents: list[torch.Tensor], keep: torch.Tensor | int | None = None) -> torch.Tensor:
         """Reconstruct (B, 3, H, W) from the `keep` coarsest levels (an int or one per sample;
         default all); finer levels are ignored."""
         batch, levels = latents[0].shape[0], self.cfg.levels
         keep = torch.full((batch,), levels if keep is None else keep, device=latents[0].device) if not torch.is_tensor(keep) else keep
-        h = self.blocks[-1](self.level_input(latents, levels - 1, keep, batch))
+        h = self.refine(self.level_input(latents, levels - 1, keep, batch), levels - 1)
         for level in range(levels - 2, -1, -1):
             h = self.up[level](h) + self.level_input(latents, level, keep, batch)
-            h = self.blocks[level](h)
+            h = self.refine(h, level)
         return self.to_image(h)
 
 

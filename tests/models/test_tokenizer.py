@@ -20,8 +20,10 @@ def test_pyramid_shapes_at_both_scales(preset, size, tokens, channels):
     assert model.decode(latents).shape == images.shape
 
 
-def test_a_coarse_prefix_ignores_the_finer_levels():
-    model = Tokenizer(SMALL).eval()
+@pytest.mark.parametrize("token_blocks", [1, 2])
+def test_a_coarse_prefix_ignores_the_finer_levels(token_blocks):
+    model = Tokenizer(TokenizerConfig(**{**SMALL.__dict__, "token_blocks": token_blocks})).eval()
+    assert len(model.decoder.blocks) == SMALL.levels * token_blocks
     latents = model.encode(torch.rand(2, 3, 16, 16))
     changed = [torch.randn_like(latents[0]), *latents[1:]]
     with torch.no_grad():
@@ -57,6 +59,11 @@ def test_a_checkpoint_keeps_the_activation_it_was_trained_with(tmp_path):
     kinds = {type(m).__name__ for m in loaded.modules()}
     assert "SiLU" in kinds and "GELU" not in kinds
     assert {type(m).__name__ for m in Tokenizer(SMALL).modules()} >= {"GELU"}
+
+
+def test_one_block_per_token_level_keeps_the_older_checkpoints_parameter_names():
+    names = {k for k in Tokenizer(SMALL).state_dict() if k.startswith("decoder.blocks.")}
+    assert {k.split(".")[2] for k in names} == {"0", "1", "2"} and "decoder.blocks.0.body.2.weight" in names
 
 
 def test_checkpoint_round_trip_is_exact(tmp_path):

@@ -234,3 +234,11 @@ def test_the_loss_uses_block_ids_only_when_the_batch_has_them(small_dataset):
     torch.manual_seed(0)
     plain = tokenizer_loss(model, {"images": batch["images"]})[0].item()
     assert weighted != pytest.approx(plain)
+
+
+def test_token_blocks_flag_reaches_the_model_and_a_mismatched_init_says_so(tmp_path, small_dataset):
+    checkpoint.save_model(tmp_path / "base", Tokenizer(SMALL), SMALL, {"step": 0})
+    result = fine_tune_cli(small_dataset, tmp_path / "base", tmp_path / "run", "--token-blocks", "2")
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "does not fit this model: missing decoder.blocks.3." in result.stderr
+    assert not (tmp_path / "run" / checkpoint.MODEL_FILE).exists()
