@@ -159,6 +159,7 @@ class Decoder(nn.Module):
         return torch.where(kept, embedded, missing)
 
     def refine(self, h: torch.Tensor, level: int) -> torch.Tensor:
+        """The residual blocks of token level `level`."""
         n = self.cfg.token_blocks
         for block in self.blocks[level * n:(level + 1) * n]:
             h = block(h)
