@@ -34,7 +34,7 @@ class TokenizerConfig:
     width: int = 24  # encoder base width (doubles per downsampling, capped at 4x)
     decoder_width: int = 96
     # Residual blocks at each token level of the decoder (8x8 and coarser: cheap). Two learned faster
-    # per step in a pilot, but a 2-hour run with them got 23% fewer steps and ended below (BENCHMARKS.md).
+    # per step in a pilot; a 2-hour run with them (slowed by subnormal floats) ended below (BENCHMARKS.md).
     token_blocks: int = 1
     pixel_blocks: int = 1  # residual blocks after each decoder upsampling to full resolution (sharp edges)
     pyramid: str = "learned"

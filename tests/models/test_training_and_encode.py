@@ -42,6 +42,11 @@ def test_training_lowers_the_loss(small_dataset):
     assert tokenizer_loss(model, fixed)[0].item() < before * 0.7
 
 
+def test_training_flushes_subnormal_floats_to_zero(tmp_path, small_dataset):
+    small_run(tmp_path, small_dataset, steps=1, ema=0)
+    assert torch.tensor([1e-40]).item() == 0.0  # subnormal in float32: slow on the CPU unless flushed
+
+
 def test_resume_continues_from_the_saved_step_with_the_saved_weights(tmp_path, small_dataset):
     model, result = small_run(tmp_path, small_dataset, 4)
     raw = {k: v.clone() for k, v in model.state_dict().items()}
