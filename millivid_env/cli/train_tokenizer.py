@@ -59,6 +59,10 @@ def validation_frames(root: Path) -> torch.Tensor:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Trained weights drive activations and gradients into subnormal floats, which the CPU handles
+    # in microcode: the default tokenizer's later steps ran at half speed (BENCHMARKS.md). The flag
+    # is per thread and the intra-op threads copy it when they start, so set it before any torch op.
+    torch.set_flush_denormal(True)
     ddp = setup_distributed()
     out = Path(args.out)
     resuming = args.resume and (out / checkpoint.CONFIG_FILE).exists()

@@ -99,9 +99,6 @@ def train(
     """Train `model` for cfg.steps; checkpoints (and validation figures) land in `out`."""
     ddp = ddp or Distributed()
     out = Path(out)
-    # Trained weights drive activations and gradients into subnormal floats, which the CPU handles
-    # in microcode: the default tokenizer's later steps ran 2.8 instead of 5.7 steps/s (BENCHMARKS.md).
-    torch.set_flush_denormal(True)
     model.to(ddp.device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     step, history = 0, []
