@@ -33,8 +33,8 @@ class TokenizerConfig:
     channels: int = 16  # latent channels per token
     width: int = 24  # encoder base width (doubles per downsampling, capped at 4x)
     decoder_width: int = 96
-    # Residual blocks at each token level of the decoder (8x8 and coarser: cheap). Two gained 0.3-0.6 dB
-    # on validation in a 2-hour run but nothing held out with all levels, for a 40% larger decoder (BENCHMARKS.md).
+    # Residual blocks at each token level of the decoder (8x8 and coarser: cheap). Two, in a full 2-hour
+    # run, matched one held out (within 0.25 dB per prefix) for 40% more parameters (BENCHMARKS.md).
     token_blocks: int = 1
     pixel_blocks: int = 1  # residual blocks after each decoder upsampling to full resolution (sharp edges)
     pyramid: str = "learned"
