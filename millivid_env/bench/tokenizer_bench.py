@@ -28,16 +28,17 @@ class TokenizerBenchConfig:
     seed: int = 0
 
 
-def held_out_frames(root: Path, count: int, parity: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """rgb (N, H, W, 3), block_id (N, H, W) and depth (N, H, W) spread over episodes of one parity
-    (odd: evaluate, even: fit the palette), so the colour lookup never sees an evaluated frame."""
+def held_out_frames(root: Path, count: int, parity: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """rgb (N, H, W, 3), block_id (N, H, W), depth (N, H, W) and episode names (N,) spread over episodes of
+    one parity (odd: evaluate, even: fit the palette), so the colour lookup never sees an evaluated frame."""
     windows = WindowDataset(root, 1, split="all", fields=("rgb", "obs"))
     picks = [i for i in range(len(windows)) if windows.locate(i)[0].name.endswith(tuple("13579" if parity else "02468"))]
     picks = [picks[int(j)] for j in np.linspace(0, len(picks) - 1, min(count, len(picks)))]
     items = [windows[i] for i in picks]
     if not items or "obs/block_id" not in items[0] or "obs/depth" not in items[0]:
         raise ValueError(f"{root}: need episodes with obs/block_id and obs/depth on both odd and even indices")
-    return tuple(np.concatenate([it[k].numpy() for it in items]) for k in ("rgb", "obs/block_id", "obs/depth"))
+    episodes = np.array([windows.locate(i)[0].name for i in picks])
+    return (*(np.concatenate([it[k].numpy() for it in items]) for k in ("rgb", "obs/block_id", "obs/depth")), episodes)
 
 
 def to_uint8(images: torch.Tensor) -> np.ndarray:
@@ -46,17 +47,19 @@ def to_uint8(images: torch.Tensor) -> np.ndarray:
 
 @torch.inference_mode()
 def prefix_scores(model: Tokenizer, rgb: np.ndarray, truth: np.ndarray, mask: np.ndarray,
-                  palette: PaletteClassifier) -> tuple[list[dict], list[np.ndarray]]:
+                  palette: PaletteClassifier) -> tuple[list[dict], list[np.ndarray], np.ndarray]:
+    """Scores and uint8 reconstructions per prefix, and the PSNR of every frame with all levels."""
     images = to_images(torch.from_numpy(rgb))
     latents = [torch.cat(z) for z in zip(*(model.encode(images[i:i + 256]) for i in range(0, len(images), 256)))]
     rows, recons = [], []
     for keep in range(1, model.cfg.levels + 1):
         recon = torch.cat([model.decode([z[i:i + 256] for z in latents], keep) for i in range(0, len(images), 256)])
         classes = palette(to_uint8(recon))
-        rows.append({"levels": keep, "psnr": psnr(recon, images).mean().item(), "ssim": ssim(recon.clamp(0, 1), images).mean().item(),
+        frame_psnr = psnr(recon, images)
+        rows.append({"levels": keep, "psnr": frame_psnr.mean().item(), "ssim": ssim(recon.clamp(0, 1), images).mean().item(),
                      **semantic_scores(classes, truth, mask)})
         recons.append(to_uint8(recon))
-    return rows, recons
+    return rows, recons, frame_psnr.numpy()
 
 
 @torch.inference_mode()
@@ -113,6 +116,10 @@ def markdown(results: dict[str, Any]) -> str:
             lines.append(f"| {name} | {row['levels']} | {row['psnr']:.2f} | {row['ssim']:.3f} | {row['miou']:.3f} | {lm} |")
     lines.append(f"| original frames (palette ceiling) | - | - | - | {results['palette_ceiling']['miou']:.3f} | "
                  f"{results['palette_ceiling']['landmark_iou']:.3f} |")
+    names = list(results["tokenizers"])
+    lines += ["", "| episode | " + " | ".join(f"{n}, all levels, dB" for n in names) + " |", "|---" * (len(names) + 1) + "|"]
+    for episode in results["tokenizers"][names[0]]["episode_psnr"]:
+        lines.append(f"| {episode} | " + " | ".join(f"{results['tokenizers'][n]['episode_psnr'][episode]:.2f}" for n in names) + " |")
     for pair in results["pyramid_ablations"]:
         gains = " / ".join(f"{g:+.2f}" for g in pair["psnr_gain_per_prefix"])
         lines.append(f"\n{pair['learned']} vs {pair['cascaded']}: PSNR {gains} dB keeping 1..L levels "
@@ -122,8 +129,8 @@ def markdown(results: dict[str, Any]) -> str:
 
 def run_tokenizer_bench(tokenizer: Path, data: Path, out: Path, compare: tuple[Path, ...] = (),
                         cfg: TokenizerBenchConfig = TokenizerBenchConfig()) -> dict[str, Any]:
-    rgb, truth, depth = held_out_frames(data, cfg.frames, parity=1)
-    fit_rgb, fit_truth, _ = held_out_frames(data, cfg.frames * 4, parity=0)
+    rgb, truth, depth, episodes = held_out_frames(data, cfg.frames, parity=1)
+    fit_rgb, fit_truth, *_ = held_out_frames(data, cfg.frames * 4, parity=0)
     palette = PaletteClassifier().fit(fit_rgb, fit_truth)
     camera = Camera()
     mask = semantic_mask(depth, truth, camera.view_distance * camera.fog_start)
@@ -139,13 +146,15 @@ def run_tokenizer_bench(tokenizer: Path, data: Path, out: Path, compare: tuple[P
     tiles = [[label(np.repeat(np.repeat(rgb[i], 2, 0), 2, 1), "original")] for i in sample]
     for folder in (tokenizer, *compare):
         model = load_tokenizer(folder)
-        rows, recons = prefix_scores(model, rgb, truth, mask, palette)
+        rows, recons, frame_psnr = prefix_scores(model, rgb, truth, mask, palette)
         encode_fps, decode_fps = speed(model, rgb, cfg.speed_batch)
         name = f"{Path(folder).name} ({model.cfg.pyramid})"
         name = name if name not in results["tokenizers"] else f"{name} #{len(results['tokenizers']) + 1}"
         configs[name] = model.cfg
         results["tokenizers"][name] = {"prefixes": rows, "encode_fps": encode_fps, "decode_fps": decode_fps,
-                                       "monotonic_psnr": all(a["psnr"] < b["psnr"] for a, b in zip(rows, rows[1:]))}
+                                       "monotonic_psnr": all(a["psnr"] < b["psnr"] for a, b in zip(rows, rows[1:])),
+                                       # the world sets quality far more than a model change does: compare per episode
+                                       "episode_psnr": {str(e): float(frame_psnr[episodes == e].mean()) for e in dict.fromkeys(episodes)}}
         for r, i in enumerate(sample):
             tiles[r] += [label(np.repeat(np.repeat(rec[i], 2, 0), 2, 1), f"{model.cfg.pyramid} {k + 1}/{model.cfg.levels}")
                          for k, rec in enumerate(recons)]

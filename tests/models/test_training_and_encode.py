@@ -151,6 +151,12 @@ def test_bench_tokenizer_reports_every_prefix_side_by_side(tmp_path, small_datas
     assert (pair["learned"], pair["cascaded"]) == ("learned (learned)", "cascaded (cascaded)")
     assert len(pair["psnr_gain_per_prefix"]) == 3 and isinstance(pair["learned_wins_every_prefix"], bool)
     assert (tmp_path / "bench.png").exists() and result["palette_ceiling"]["miou"] > 0.8
+    # per-episode PSNR: the odd episodes evaluated, averaging back to the all-levels figure
+    learned = result["tokenizers"]["learned (learned)"]
+    per_episode = learned["episode_psnr"]
+    assert per_episode and all(name[-1] in "13579" for name in per_episode)
+    assert min(per_episode.values()) - 1e-4 <= learned["prefixes"][-1]["psnr"] <= max(per_episode.values()) + 1e-4
+    assert f"| {next(iter(per_episode))} | " in result["table"]
 
 
 def test_cli_errors_are_one_line(tmp_path, small_dataset):
