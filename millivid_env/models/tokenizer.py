@@ -33,8 +33,8 @@ class TokenizerConfig:
     channels: int = 16  # latent channels per token
     width: int = 24  # encoder base width (doubles per downsampling, capped at 4x)
     decoder_width: int = 96
-    # Residual blocks at each token level of the decoder (8x8 and coarser: cheap). Two, in a full 2-hour
-    # run, matched one held out (within 0.25 dB per prefix) for 40% more parameters (BENCHMARKS.md).
+    # Residual blocks at each token level of the decoder (8x8 and coarser: cheap). 1 here so that configs
+    # saved before the field existed load; the default preset uses 2 (BENCHMARKS.md).
     token_blocks: int = 1
     pixel_blocks: int = 1  # residual blocks after each decoder upsampling to full resolution (sharp edges)
     pyramid: str = "learned"
@@ -70,7 +70,7 @@ class TokenizerConfig:
 
 PRESETS = {
     "tiny": TokenizerConfig(width=8, decoder_width=16),
-    "default": TokenizerConfig(),
+    "default": TokenizerConfig(token_blocks=2),
     "paper": TokenizerConfig(image_size=256, patch=16, channels=32, width=48, decoder_width=256),
 }
 
