@@ -68,10 +68,12 @@ class TokenizerConfig:
         return tuple(g * g for g in self.grids)
 
 
+DEFAULT = TokenizerConfig(token_blocks=2)
 PRESETS = {
     "tiny": TokenizerConfig(width=8, decoder_width=16),
-    "default": TokenizerConfig(token_blocks=2),
-    "paper": TokenizerConfig(image_size=256, patch=16, channels=32, width=48, decoder_width=256),
+    "default": DEFAULT,
+    # the paper's scale, one config away from our default: same architecture choices
+    "paper": replace(DEFAULT, image_size=256, patch=16, channels=32, width=48, decoder_width=256),
 }
 
 
