@@ -32,12 +32,13 @@ def held_out_frames(root: Path, count: int, parity: int) -> tuple[np.ndarray, np
     """rgb (N, H, W, 3), block_id (N, H, W), depth (N, H, W) and episode names (N,) spread over episodes of
     one parity (odd: evaluate, even: fit the palette), so the colour lookup never sees an evaluated frame."""
     windows = WindowDataset(root, 1, split="all", fields=("rgb", "obs"))
-    picks = [i for i in range(len(windows)) if windows.locate(i)[0].name.endswith(tuple("13579" if parity else "02468"))]
+    names = [windows.locate(i)[0].name for i in range(len(windows))]
+    picks = [i for i, name in enumerate(names) if name.endswith(tuple("13579" if parity else "02468"))]
     picks = [picks[int(j)] for j in np.linspace(0, len(picks) - 1, min(count, len(picks)))]
     items = [windows[i] for i in picks]
     if not items or "obs/block_id" not in items[0] or "obs/depth" not in items[0]:
         raise ValueError(f"{root}: need episodes with obs/block_id and obs/depth on both odd and even indices")
-    episodes = np.array([windows.locate(i)[0].name for i in picks])
+    episodes = np.array([names[i] for i in picks])
     return (*(np.concatenate([it[k].numpy() for it in items]) for k in ("rgb", "obs/block_id", "obs/depth")), episodes)
 
 
