@@ -37,6 +37,7 @@ class TokenizerConfig:
     # saved before the field existed load; the default preset uses 2 (BENCHMARKS.md).
     token_blocks: int = 1
     pixel_blocks: int = 1  # residual blocks after each decoder upsampling to full resolution (sharp edges)
+    pixel_width: int = 16  # narrowest width of those upsampling stages (each halves the width down to it)
     pyramid: str = "learned"
     activation: str = "gelu"
     ssim_weight: float = 0.2
@@ -146,7 +147,7 @@ class Decoder(nn.Module):
         self.blocks = nn.ModuleList(ResBlock(d, cfg) for _ in range(cfg.levels * cfg.token_blocks))
         stages, width = [], d
         for _ in range(int(math.log2(cfg.patch))):
-            out = max(width // 2, 16)
+            out = max(width // 2, cfg.pixel_width)
             stages += [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(width, out, 3, padding=1), cfg.act(),
                        *(ResBlock(out, cfg) for _ in range(cfg.pixel_blocks))]
             width = out

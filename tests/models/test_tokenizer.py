@@ -5,7 +5,7 @@ import torch.nn.functional as F
 
 from millivid_env.errors import UserError
 from millivid_env.models import checkpoint
-from millivid_env.models.tokenizer import Tokenizer, TokenizerConfig, get_config, load_tokenizer
+from millivid_env.models.tokenizer import ResBlock, Tokenizer, TokenizerConfig, get_config, load_tokenizer
 
 SMALL = TokenizerConfig(image_size=16, patch=4, levels=3, channels=4, width=8, decoder_width=16)
 
@@ -31,6 +31,14 @@ def test_a_coarse_prefix_ignores_the_finer_levels(token_blocks):
         assert not torch.equal(model.decode(latents, 3), model.decode(changed, 3))
         per_sample = model.decode(latents, torch.tensor([1, 3]))
         assert torch.allclose(per_sample[0], model.decode(latents, 1)[0]) and torch.allclose(per_sample[1], model.decode(latents, 3)[1])
+
+
+@pytest.mark.parametrize("pixel_blocks, pixel_width, widths", [(1, 16, [24, 16]), (2, 16, [24, 24, 16, 16]), (1, 20, [24, 20])])
+def test_full_resolution_stages_follow_pixel_blocks_and_pixel_width(pixel_blocks, pixel_width, widths):
+    cfg = TokenizerConfig(**{**SMALL.__dict__, "decoder_width": 48, "pixel_blocks": pixel_blocks, "pixel_width": pixel_width})
+    model = Tokenizer(cfg)
+    assert [m.body[2].in_channels for m in model.decoder.to_image if isinstance(m, ResBlock)] == widths
+    assert model.decode(model.encode(torch.rand(1, 3, 16, 16))).shape == (1, 3, 16, 16)
 
 
 def test_cascaded_levels_are_mean_pools_of_the_finest():

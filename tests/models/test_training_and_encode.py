@@ -251,9 +251,12 @@ def test_the_loss_uses_block_ids_only_when_the_batch_has_them(small_dataset):
     assert weighted != pytest.approx(plain)
 
 
-def test_token_blocks_flag_reaches_the_model_and_a_mismatched_init_says_so(tmp_path, small_dataset):
+@pytest.mark.parametrize("flag, value, wrong", [("--token-blocks", "2", "missing decoder.blocks.3."),
+                                                ("--pixel-blocks", "2", "missing decoder.to_image."),
+                                                ("--pixel-width", "24", "decoder.to_image.")])
+def test_decoder_shape_flags_reach_the_model_and_a_mismatched_init_says_so(tmp_path, small_dataset, flag, value, wrong):
     checkpoint.save_model(tmp_path / "base", Tokenizer(SMALL), SMALL, {"step": 0})
-    result = fine_tune_cli(small_dataset, tmp_path / "base", tmp_path / "run", "--token-blocks", "2")
+    result = fine_tune_cli(small_dataset, tmp_path / "base", tmp_path / "run", flag, value)
     assert result.returncode != 0 and "Traceback" not in result.stderr
-    assert "does not fit this model: missing decoder.blocks.3." in result.stderr
+    assert "does not fit this model: " in result.stderr and wrong in result.stderr
     assert not (tmp_path / "run" / checkpoint.MODEL_FILE).exists()
