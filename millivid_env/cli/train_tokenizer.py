@@ -34,6 +34,8 @@ def add_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--activation", choices=sorted(ACTIVATIONS), default=None, help="default: the preset's")
     p.add_argument("--token-blocks", type=options.positive_int, default=None,
                    help="residual blocks at each token level of the decoder (default: the preset's)")
+    p.add_argument("--encoder-blocks", type=options.non_negative_int, default=None,
+                   help="residual blocks at each token level of the encoder (default: the preset's)")
     p.add_argument("--pixel-blocks", type=options.positive_int, default=None,
                    help="residual blocks after each upsampling to full resolution (default: the preset's)")
     p.add_argument("--pixel-width", type=options.positive_int, default=None,
@@ -75,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         cfg = tokenizer_config(args.init) if args.init else get_config(args.preset)
         overrides = {"pyramid": args.pyramid, "activation": args.activation, "token_blocks": args.token_blocks,
-                     "pixel_blocks": args.pixel_blocks, "pixel_width": args.pixel_width,
+                     "encoder_blocks": args.encoder_blocks,                     "pixel_blocks": args.pixel_blocks, "pixel_width": args.pixel_width,
                      "palette_weight": args.palette_weight}
         cfg = replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
     train_cfg = TrainConfig(steps=args.steps, lr=args.lr, final_lr=args.final_lr, eval_every=args.eval_every, seed=ddp.rank, ema=args.ema)

@@ -36,6 +36,7 @@ class TokenizerConfig:
     # Residual blocks at each token level of the decoder (8x8 and coarser: cheap). 1 here so that configs
     # saved before the field existed load; the default preset uses 2 (BENCHMARKS.md).
     token_blocks: int = 1
+    encoder_blocks: int = 0  # residual blocks at each token level of the encoder (0: the shipped checkpoints' encoder)
     pixel_blocks: int = 1  # residual blocks after each decoder upsampling to full resolution (sharp edges)
     pixel_width: int = 16  # narrowest width of those upsampling stages (each halves the width down to it)
     pyramid: str = "learned"
@@ -94,6 +95,13 @@ class ResBlock(nn.Module):
         return x + self.body(x)
 
 
+def run_level_blocks(blocks: nn.ModuleList, per_level: int, level: int, h: torch.Tensor) -> torch.Tensor:
+    """Apply the residual blocks of token level `level` from a flat, level-major list."""
+    for block in blocks[level * per_level:(level + 1) * per_level]:
+        h = block(h)
+    return h
+
+
 def to_tokens(grid: torch.Tensor) -> torch.Tensor:
     """(B, C, g, g) -> (B, g*g, C)."""
     return grid.flatten(2).transpose(1, 2)
@@ -116,19 +124,25 @@ class Encoder(nn.Module):
             c_in = width
         self.stem = nn.Sequential(*stages, nn.Conv2d(width, width, 3, padding=1), cfg.act())
         self.heads = nn.ModuleList([nn.Conv2d(width, cfg.channels, 1)])
+        computed = cfg.levels if cfg.pyramid == "learned" else 1  # levels with their own features
+        # Level-major like the decoder's; empty by default, so older checkpoints keep their names.
+        self.blocks = nn.ModuleList(ResBlock(width, cfg) for _ in range(computed * cfg.encoder_blocks))
         if cfg.pyramid == "learned":
             self.down = nn.ModuleList([nn.Sequential(nn.Conv2d(width, width, 4, 2, 1), cfg.act()) for _ in range(cfg.levels - 1)])
             self.heads.extend(nn.Conv2d(width, cfg.channels, 1) for _ in range(cfg.levels - 1))
 
+    def refine(self, h: torch.Tensor, level: int) -> torch.Tensor:
+        return run_level_blocks(self.blocks, self.cfg.encoder_blocks, level, h)
+
     def forward(self, images: torch.Tensor) -> list[torch.Tensor]:
         """images (B, 3, H, W) in [0, 1] -> latents, finest first: [(B, N_k, C)]."""
-        h = self.stem((images * 2 - 1).contiguous(memory_format=torch.channels_last))
+        h = self.refine(self.stem((images * 2 - 1).contiguous(memory_format=torch.channels_last)), 0)
         finest = self.heads[0](h)
         if self.cfg.pyramid == "cascaded":
             return [to_tokens(F.avg_pool2d(finest, 2**k) if k else finest) for k in range(self.cfg.levels)]
         levels = [finest]
-        for down, head in zip(self.down, self.heads[1:]):
-            h = down(h)
+        for level, (down, head) in enumerate(zip(self.down, self.heads[1:]), 1):
+            h = self.refine(down(h), level)
             levels.append(head(h))
         return [to_tokens(z) for z in levels]
 
@@ -162,11 +176,7 @@ class Decoder(nn.Module):
         return torch.where(kept, embedded, missing)
 
     def refine(self, h: torch.Tensor, level: int) -> torch.Tensor:
-        """The residual blocks of token level `level`."""
-        n = self.cfg.token_blocks
-        for block in self.blocks[level * n:(level + 1) * n]:
-            h = block(h)
-        return h
+        return run_level_blocks(self.blocks, self.cfg.token_blocks, level, h)
 
     def forward(self, latents: list[torch.Tensor], keep: torch.Tensor | int | None = None) -> torch.Tensor:
         """Reconstruct (B, 3, H, W) from the `keep` coarsest levels (an int or one per sample;

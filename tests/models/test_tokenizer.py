@@ -41,6 +41,19 @@ def test_full_resolution_stages_follow_pixel_blocks_and_pixel_width(pixel_blocks
     assert model.decode(model.encode(torch.rand(1, 3, 16, 16))).shape == (1, 3, 16, 16)
 
 
+@pytest.mark.parametrize("pyramid, per_level", [("learned", 3), ("cascaded", 1)])
+def test_encoder_blocks_sit_at_each_level_the_encoder_computes(pyramid, per_level):
+    plain = Tokenizer(TokenizerConfig(**{**SMALL.__dict__, "pyramid": pyramid}))
+    assert not any(name.startswith("encoder.blocks.") for name in plain.state_dict())  # older checkpoints load
+    model = Tokenizer(TokenizerConfig(**{**SMALL.__dict__, "pyramid": pyramid, "encoder_blocks": 2}))
+    assert len(model.encoder.blocks) == 2 * per_level
+    latents = model.encode(torch.rand(2, 3, 16, 16))
+    assert [z.shape for z in latents] == [z.shape for z in plain.encode(torch.rand(2, 3, 16, 16))]
+    # every block takes part: a gradient reaches each one's last convolution
+    sum(z.sum() for z in latents).backward()
+    assert all(block.body[-1].weight.grad.abs().sum() > 0 for block in model.encoder.blocks)
+
+
 def test_cascaded_levels_are_mean_pools_of_the_finest():
     model = Tokenizer(TokenizerConfig(**{**SMALL.__dict__, "pyramid": "cascaded"}))
     latents = model.encode(torch.rand(2, 3, 16, 16))

@@ -252,9 +252,10 @@ def test_the_loss_uses_block_ids_only_when_the_batch_has_them(small_dataset):
 
 
 @pytest.mark.parametrize("flag, value, wrong", [("--token-blocks", "2", "missing decoder.blocks.3."),
+                                                ("--encoder-blocks", "1", "missing encoder.blocks.0."),
                                                 ("--pixel-blocks", "2", "missing decoder.to_image."),
                                                 ("--pixel-width", "24", "decoder.to_image.")])
-def test_decoder_shape_flags_reach_the_model_and_a_mismatched_init_says_so(tmp_path, small_dataset, flag, value, wrong):
+def test_shape_flags_reach_the_model_and_a_mismatched_init_says_so(tmp_path, small_dataset, flag, value, wrong):
     checkpoint.save_model(tmp_path / "base", Tokenizer(SMALL), SMALL, {"step": 0})
     result = fine_tune_cli(small_dataset, tmp_path / "base", tmp_path / "run", flag, value)
     assert result.returncode != 0 and "Traceback" not in result.stderr
