@@ -9,13 +9,14 @@ from typing import Any
 import numpy as np
 import torch
 
+from millivid_env.bench.degraded_originals import degraded_scores
 from millivid_env.bench.timing import machine
 from millivid_env.data.windows import WindowDataset
 from millivid_env.metrics.psnr import psnr
 from millivid_env.metrics.semantic import PaletteClassifier, semantic_mask, semantic_scores
 from millivid_env.metrics.ssim import ssim
 from millivid_env.models.tokenizer import Tokenizer, TokenizerConfig, get_config, load_tokenizer
-from millivid_env.models.tokenizer_training import frame_batches, to_images, tokenizer_loss
+from millivid_env.models.tokenizer_training import frame_batches, to_images, to_uint8, tokenizer_loss
 from millivid_env.viz import contact_sheet, label, write_png
 from millivid_env.world import Camera
 
@@ -40,10 +41,6 @@ def held_out_frames(root: Path, count: int, parity: int) -> tuple[np.ndarray, np
         raise ValueError(f"{root}: need episodes with obs/block_id and obs/depth on both odd and even indices")
     episodes = np.array([names[i] for i in picks])
     return (*(np.concatenate([it[k].numpy() for it in items]) for k in ("rgb", "obs/block_id", "obs/depth")), episodes)
-
-
-def to_uint8(images: torch.Tensor) -> np.ndarray:
-    return (images.clamp(0, 1) * 255 + 0.5).byte().permute(0, 2, 3, 1).numpy()
 
 
 @torch.inference_mode()
@@ -110,13 +107,18 @@ def pyramid_ablations(entries: dict[str, dict[str, Any]], configs: dict[str, Tok
 
 
 def markdown(results: dict[str, Any]) -> str:
+    def row(name: str, levels: Any, psnr: str, ssim: str, scores: dict[str, Any]) -> str:
+        lm = "-" if scores["landmark_iou"] is None else f"{scores['landmark_iou']:.3f}"
+        return f"| {name} | {levels} | {psnr} | {ssim} | {scores['miou']:.3f} | {lm} |"
+
     lines = ["| tokenizer | levels | PSNR dB | SSIM | block mIoU | landmark IoU |", "|---|---|---|---|---|---|"]
     for name, entry in results["tokenizers"].items():
-        for row in entry["prefixes"]:
-            lm = "-" if row["landmark_iou"] is None else f"{row['landmark_iou']:.3f}"
-            lines.append(f"| {name} | {row['levels']} | {row['psnr']:.2f} | {row['ssim']:.3f} | {row['miou']:.3f} | {lm} |")
-    lines.append(f"| original frames (palette ceiling) | - | - | - | {results['palette_ceiling']['miou']:.3f} | "
-                 f"{results['palette_ceiling']['landmark_iou']:.3f} |")
+        lines += [row(name, r["levels"], f"{r['psnr']:.2f}", f"{r['ssim']:.3f}", r) for r in entry["prefixes"]]
+    lines.append(row("original frames (palette ceiling)", "-", "-", "-", results["palette_ceiling"]))
+    # what the colour lookup reads at a given PSNR, whatever the model: the mIoU scale's calibration
+    units = {"noise": "colour noise, sigma {:.1f} levels", "blur": "blurred, sigma {:.2f} px"}
+    lines += [row(f"original frames, {units[r['kind']].format(r['strength'])}", "-", f"{r['psnr']:.2f}", "-", r)
+              for r in results["degraded_originals"]]
     names = list(results["tokenizers"])
     lines += ["", "| episode | " + " | ".join(f"{n}, all levels, dB" for n in names) + " |", "|---" * (len(names) + 1) + "|"]
     for episode in results["tokenizers"][names[0]]["episode_psnr"]:
@@ -140,6 +142,7 @@ def run_tokenizer_bench(tokenizer: Path, data: Path, out: Path, compare: tuple[P
         "machine": machine(), "data": str(data), "frames": len(rgb),
         "semantic_pixels": f"{mask.mean():.1%} of pixels: in front of the fog ({camera.view_distance * camera.fog_start:g} blocks) or sky",
         "palette_ceiling": semantic_scores(ceiling, truth, mask),
+        "degraded_originals": degraded_scores(rgb, truth, mask, palette),
         "tokenizers": {},
     }
     configs: dict[str, TokenizerConfig] = {}

@@ -23,6 +23,11 @@ def to_images(rgb: torch.Tensor) -> torch.Tensor:
     return rgb.reshape(-1, *rgb.shape[-3:]).permute(0, 3, 1, 2).float().div(255)
 
 
+def to_uint8(images: torch.Tensor) -> np.ndarray:
+    """float (N, 3, H, W), clipped to [0, 1] -> uint8 (N, H, W, 3), rounded: the inverse of to_images."""
+    return (images.clamp(0, 1) * 255 + 0.5).byte().permute(0, 2, 3, 1).numpy()
+
+
 def frame_batches(root: Path, batch: int, split: str, seed: int, device: torch.device,
                   explorers: tuple[str, ...] = ()) -> Iterator[dict[str, torch.Tensor]]:
     """Endless random batches from the `split` episodes of a dataset (those of `explorers` if given):

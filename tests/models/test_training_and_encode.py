@@ -151,6 +151,8 @@ def test_bench_tokenizer_reports_every_prefix_side_by_side(tmp_path, small_datas
     assert (pair["learned"], pair["cascaded"]) == ("learned (learned)", "cascaded (cascaded)")
     assert len(pair["psnr_gain_per_prefix"]) == 3 and isinstance(pair["learned_wins_every_prefix"], bool)
     assert (tmp_path / "bench.png").exists() and result["palette_ceiling"]["miou"] > 0.8
+    assert [(r["kind"], round(r["psnr"])) for r in result["degraded_originals"]] == [(k, p) for k in ("noise", "blur") for p in (30, 36, 42)]
+    assert "original frames, blurred, sigma" in result["table"]
     # per-episode PSNR: the odd episodes evaluated, averaging back to the all-levels figure
     learned = result["tokenizers"]["learned (learned)"]
     per_episode = learned["episode_psnr"]
