@@ -24,7 +24,7 @@ def noise(images: torch.Tensor, strength: float, unit_noise: torch.Tensor) -> to
     return images + strength / 255 * unit_noise
 
 
-def blur(images: torch.Tensor, strength: float, unit_noise: torch.Tensor) -> torch.Tensor:
+def blur(images: torch.Tensor, strength: float, unit_noise: torch.Tensor) -> torch.Tensor:  # unit_noise unused: one signature for KINDS
     """Separable Gaussian blur of (N, 3, H, W), sigma `strength` pixels, edges replicated."""
     radius = max(1, int(np.ceil(3 * strength)))
     taps = torch.exp(-0.5 * (torch.arange(-radius, radius + 1.0) / strength) ** 2)
@@ -47,7 +47,7 @@ def strength_for(kind: str, images: torch.Tensor, target: float, unit_noise: tor
     return float(np.exp((low + high) / 2))
 
 
-def degraded_scores(rgb: np.ndarray, truth: np.ndarray, mask: np.ndarray, palette: PaletteClassifier,
+def degraded_scores(rgb: np.ndarray, truth: np.ndarray, mask: np.ndarray | None, palette: PaletteClassifier,
                     psnrs: tuple[float, ...] = PSNRS, seed: int = 0) -> list[dict[str, Any]]:
     """One row per degradation kind and PSNR: the strength used, the PSNR reached and the lookup's
     "miou" and "landmark_iou" on the degraded frames (rounded to bytes, as reconstructions are)."""
