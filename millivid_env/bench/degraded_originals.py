@@ -20,11 +20,7 @@ from millivid_env.models.tokenizer_training import to_images, to_uint8
 PSNRS = (30.0, 36.0, 42.0)  # issue 5's target, and two steps above it
 
 
-def noise(images: torch.Tensor, strength: float, unit_noise: torch.Tensor) -> torch.Tensor:
-    return images + strength / 255 * unit_noise
-
-
-def blur(images: torch.Tensor, strength: float, unit_noise: torch.Tensor) -> torch.Tensor:  # unit_noise unused: one signature for KINDS
+def blur(images: torch.Tensor, strength: float) -> torch.Tensor:
     """Separable Gaussian blur of (N, 3, H, W), sigma `strength` pixels, edges replicated."""
     radius = max(1, int(np.ceil(3 * strength)))
     taps = torch.exp(-0.5 * (torch.arange(-radius, radius + 1.0) / strength) ** 2)
@@ -33,16 +29,16 @@ def blur(images: torch.Tensor, strength: float, unit_noise: torch.Tensor) -> tor
     return F.conv2d(F.conv2d(padded, taps, groups=3), taps.transpose(2, 3), groups=3)
 
 
-KINDS: dict[str, Callable[[torch.Tensor, float, torch.Tensor], torch.Tensor]] = {"noise": noise, "blur": blur}
+Degradation = Callable[[torch.Tensor, float], torch.Tensor]
 
 
-def strength_for(kind: str, images: torch.Tensor, target: float, unit_noise: torch.Tensor, steps: int = 16) -> float:
+def strength_for(degrade: Degradation, images: torch.Tensor, target: float, steps: int = 16) -> float:
     """The strength (noise sigma in levels, blur sigma in pixels) that puts the mean per-frame PSNR,
     as the bench scores reconstructions, at `target` dB: bisection in log strength."""
     low, high = np.log(0.05), np.log(64.0)
     for _ in range(steps):
         mid = (low + high) / 2
-        reached = psnr(KINDS[kind](images, float(np.exp(mid)), unit_noise), images).mean().item()
+        reached = psnr(degrade(images, float(np.exp(mid))), images).mean().item()
         low, high = (mid, high) if reached > target else (low, mid)
     return float(np.exp((low + high) / 2))
 
@@ -53,11 +49,12 @@ def degraded_scores(rgb: np.ndarray, truth: np.ndarray, mask: np.ndarray | None,
     "miou" and "landmark_iou" on the degraded frames (rounded to bytes, as reconstructions are)."""
     images = to_images(torch.from_numpy(rgb))
     unit_noise = torch.randn(images.shape, generator=torch.Generator().manual_seed(seed))
+    kinds: dict[str, Degradation] = {"noise": lambda x, strength: x + strength / 255 * unit_noise, "blur": blur}
     rows = []
-    for kind in KINDS:
+    for kind, degrade in kinds.items():
         for target in psnrs:
-            strength = strength_for(kind, images, target, unit_noise)
-            degraded = KINDS[kind](images, strength, unit_noise).clamp(0, 1)
+            strength = strength_for(degrade, images, target)
+            degraded = degrade(images, strength).clamp(0, 1)
             scores = semantic_scores(palette(to_uint8(degraded)), truth, mask)
             rows.append({"kind": kind, "strength": strength, "psnr": psnr(degraded, images).mean().item(),
                          "miou": scores["miou"], "landmark_iou": scores["landmark_iou"]})
