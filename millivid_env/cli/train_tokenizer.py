@@ -11,6 +11,7 @@ import torch
 
 from millivid_env.cli import options
 from millivid_env.errors import UserError
+from millivid_env.data.frames import available_memory, memory_needed
 from millivid_env.data.windows import WindowDataset
 from millivid_env.models.tokenizer import ACTIVATIONS, PRESETS, PYRAMIDS, Tokenizer, get_config, tokenizer_config
 from millivid_env.models.palette_loss import PaletteLoss, fitted_palette
@@ -19,6 +20,18 @@ from millivid_env.models import checkpoint
 from millivid_env.models.trainer import TrainConfig, setup_distributed, train
 
 VALIDATION_FRAMES = 256
+MEMORY_SHARE = 0.5  # of the available RAM that --frames auto may fill, leaving room for the model and the OS
+
+
+def frames_in_memory(mode: str, root: Path, explorers: tuple[str, ...]) -> bool:
+    """Whether to decode the training split into RAM (--frames), with a clear error where it cannot fit."""
+    if mode == "disk":
+        return False
+    needed, available = memory_needed(root, "train", explorers), available_memory()
+    if mode == "memory" and needed > available:
+        raise UserError(f"{root}: the training frames need {needed / 2**30:.1f} GiB of RAM and "
+                        f"{available / 2**30:.1f} GiB is available; use --frames disk")
+    return mode == "memory" or needed <= MEMORY_SHARE * available
 
 
 def add_parser(p: argparse.ArgumentParser) -> None:
@@ -49,6 +62,10 @@ def add_parser(p: argparse.ArgumentParser) -> None:
                    help="start from this run's weights and config (fine-tuning; a fresh optimizer and schedule)")
     p.add_argument("--explorers", type=options.explorer_names, default=(), metavar="NAME[,NAME]",
                    help="train only on episodes these explorers recorded (validation keeps every episode)")
+    p.add_argument("--frames", choices=("auto", "memory", "disk"), default="auto",
+                   help="where training frames come from: 'memory' decodes the training split into RAM and draws "
+                        "independent frames; 'disk' streams runs of consecutive frames; 'auto' (default): memory "
+                        f"when it needs at most {MEMORY_SHARE:.0%} of the available RAM")
     p.add_argument("--resume", action="store_true")
     p.set_defaults(run=run)
 
@@ -77,7 +94,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         cfg = tokenizer_config(args.init) if args.init else get_config(args.preset)
         overrides = {"pyramid": args.pyramid, "activation": args.activation, "token_blocks": args.token_blocks,
-                     "encoder_blocks": args.encoder_blocks,                     "pixel_blocks": args.pixel_blocks, "pixel_width": args.pixel_width,
+                     "encoder_blocks": args.encoder_blocks,
+                     "pixel_blocks": args.pixel_blocks, "pixel_width": args.pixel_width,
                      "palette_weight": args.palette_weight}
         cfg = replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
     train_cfg = TrainConfig(steps=args.steps, lr=args.lr, final_lr=args.final_lr, eval_every=args.eval_every, seed=ddp.rank, ema=args.ema)
@@ -102,7 +120,9 @@ def run(args: argparse.Namespace) -> int:
         if palette is None and ddp.main:
             print(f"{args.data}: no block ids in the training episodes; training without the palette loss")
     loss = functools.partial(tokenizer_loss, palette=palette)
-    batches = frame_batches(Path(args.data), args.batch, "train", train_cfg.seed, ddp.device, args.explorers)
+    in_memory = frames_in_memory(args.frames, Path(args.data), args.explorers)
+    card["frames"] = "memory" if in_memory else "disk"
+    batches = frame_batches(Path(args.data), args.batch, "train", train_cfg.seed, ddp.device, args.explorers, in_memory)
     train(model, cfg, batches, loss, out,
           train_cfg, evaluate=lambda m: prefix_psnr(m, val), resume=args.resume, card=card, ddp=ddp)
     return 0

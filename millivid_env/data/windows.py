@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from millivid_env.errors import UserError
 from millivid_env.record import layout
 
 SPLITS = ("train", "val", "test")
@@ -20,6 +21,22 @@ def split_of(episode: str, val: float = 0.05, test: float = 0.05) -> str:
     """Deterministic split by episode name: stable across machines and as the dataset grows."""
     u = zlib.crc32(episode.encode()) / 2**32
     return "test" if u < test else ("val" if u < test + val else "train")
+
+
+def split_episodes(root: Path, split: str, val: float = 0.05, test: float = 0.05,
+                   explorers: tuple[str, ...] = ()) -> list[layout.EpisodeRef]:
+    """The complete episodes of `split` ("all" for every split), only those `explorers` recorded if given."""
+    if split not in (*SPLITS, "all"):
+        raise ValueError(f"split must be one of {SPLITS + ('all',)}, got {split!r}")
+    layout.read_metadata(root)  # a clear error for a folder that is not a dataset
+    return [r for r in layout.episode_refs(root) if r.complete and (split == "all" or split_of(r.name, val, test) == split)
+            and (not explorers or r.explorer in explorers)]
+
+
+def no_frames(root: Path, split: str, explorers: tuple[str, ...] = ()) -> UserError:
+    """The error for a split (of these explorers' episodes) with nothing to read."""
+    which = f" {'/'.join(explorers)}" if explorers else ""
+    return UserError(f"{root}: no {split}{which} frames to train on (collect more episodes)")
 
 
 class WindowDataset(Dataset):
@@ -36,14 +53,10 @@ class WindowDataset(Dataset):
     def __init__(self, root: str | Path, window: int, split: str = "train", stride: int = 1,
                  fields: tuple[str, ...] = ("rgb", "actions", "pose", "latents"),
                  val: float = 0.05, test: float = 0.05, explorers: tuple[str, ...] = ()) -> None:
-        if split not in (*SPLITS, "all"):
-            raise ValueError(f"split must be one of {SPLITS + ('all',)}, got {split!r}")
         if window < 1 or stride < 1:
             raise ValueError(f"window and stride must be >= 1, got {window} and {stride}")
         self.root, self.window, self.stride, self.fields = Path(root), window, stride, tuple(fields)
-        layout.read_metadata(self.root)  # a clear error for a folder that is not a dataset
-        refs = [r for r in layout.episode_refs(self.root) if r.complete and (split == "all" or split_of(r.name, val, test) == split)
-                and (not explorers or r.explorer in explorers)]
+        refs = split_episodes(self.root, split, val, test, explorers)
         # A window needs `window` frames each with its action: start + window <= steps.
         counts = np.array([max(0, (r.steps - window) // stride + 1) for r in refs], np.int64)
         self.refs = [r for r, c in zip(refs, counts) if c > 0]

@@ -1,6 +1,8 @@
 """Training the tokenizer: frames from a dataset, random coarse prefixes, image-pyramid L2 + SSIM."""
 from __future__ import annotations
 
+import functools
+import itertools
 from pathlib import Path
 from typing import Iterator
 
@@ -8,8 +10,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from millivid_env.data.windows import WindowDataset
-from millivid_env.errors import UserError
+from millivid_env.data.frames import BLOCK_ID, RGB, FramesInMemory
+from millivid_env.data.windows import WindowDataset, no_frames
 from millivid_env.metrics.psnr import psnr
 from millivid_env.metrics.ssim import ssim
 from millivid_env.models.palette_loss import PaletteLoss
@@ -29,21 +31,37 @@ def to_uint8(images: torch.Tensor) -> np.ndarray:
 
 
 def frame_batches(root: Path, batch: int, split: str, seed: int, device: torch.device,
-                  explorers: tuple[str, ...] = ()) -> Iterator[dict[str, torch.Tensor]]:
+                  explorers: tuple[str, ...] = (), in_memory: bool = False) -> Iterator[dict[str, torch.Tensor]]:
     """Endless random batches from the `split` episodes of a dataset (those of `explorers` if given):
     {"images": (B, 3, H, W)} and, where the dataset records it, {"block_id": (B, H, W)} for the
-    class-balanced loss."""
-    windows = WindowDataset(root, FRAMES_PER_READ, split=split, fields=("rgb", "obs/block_id"), explorers=explorers)
-    if len(windows) == 0:
-        which = f" {'/'.join(explorers)}" if explorers else ""
-        raise UserError(f"{root}: no {split}{which} frames to train on (collect more episodes)")
+    class-balanced loss. `in_memory` decodes the split into RAM first and draws every frame of a
+    batch independently; from disk a batch is runs of FRAMES_PER_READ consecutive frames."""
     rng = np.random.default_rng(seed)
-    while True:
-        reads = [windows[int(i)] for i in rng.integers(len(windows), size=-(-batch // FRAMES_PER_READ))]
-        out = {"images": to_images(torch.stack([r["rgb"] for r in reads]))[:batch].to(device)}
-        if "obs/block_id" in reads[0]:
-            out["block_id"] = torch.cat([r["obs/block_id"] for r in reads])[:batch].to(device)
-        yield out
+    if in_memory:
+        frames = FramesInMemory(root, split, explorers)
+        draw = functools.partial(frames.sample, rng, batch)
+    else:
+        windows = WindowDataset(root, FRAMES_PER_READ, split=split, fields=("rgb", "obs/block_id"), explorers=explorers)
+        if len(windows) == 0:
+            raise no_frames(root, split, explorers)
+        draw = functools.partial(streamed, windows, rng, batch)
+    return (as_batch(draw(), device) for _ in itertools.count())
+
+
+def as_batch(draw: dict[str, np.ndarray], device: torch.device) -> dict[str, torch.Tensor]:
+    out = {"images": to_images(torch.from_numpy(draw[RGB])).to(device)}
+    if BLOCK_ID in draw:
+        out["block_id"] = torch.from_numpy(draw[BLOCK_ID]).to(device)
+    return out
+
+
+def streamed(windows: WindowDataset, rng: np.random.Generator, batch: int) -> dict[str, np.ndarray]:
+    """`batch` frames read from disk as random runs of consecutive frames."""
+    reads = [windows[int(i)] for i in rng.integers(len(windows), size=-(-batch // FRAMES_PER_READ))]
+    draw = {RGB: np.concatenate([r["rgb"].numpy() for r in reads])[:batch]}
+    if "obs/block_id" in reads[0]:
+        draw[BLOCK_ID] = np.concatenate([r["obs/block_id"].numpy() for r in reads])[:batch]
+    return draw
 
 
 def class_balance_weights(block_id: torch.Tensor, power: float, cap: float = 10.0) -> torch.Tensor:

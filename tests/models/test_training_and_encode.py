@@ -30,7 +30,7 @@ def small_run(tmp_path, small_dataset, steps, resume=False, name="run", ema=0.9)
 def test_training_lowers_the_loss(small_dataset):
     torch.manual_seed(0)
     model = Tokenizer(SMALL)
-    batches = frame_batches(small_dataset, 16, "all", 0, torch.device("cpu"))
+    batches = frame_batches(small_dataset, 16, "all", 0, torch.device("cpu"), in_memory=True)
     fixed = next(batches)
     before = tokenizer_loss(model, fixed)[0].item()
     optimizer = torch.optim.AdamW(model.parameters(), 3e-3)
@@ -187,14 +187,16 @@ def test_activation_and_final_lr_flags_reach_the_run(tmp_path, small_dataset):
     assert result.returncode == 0, result.stderr[-2000:]
     saved = json.loads((tmp_path / "run" / checkpoint.CONFIG_FILE).read_text())
     assert saved["config"]["activation"] == "silu" and saved["card"]["train"]["final_lr"] == 0.05
+    assert saved["card"]["frames"] == "memory"  # --frames auto: the small dataset fits
     assert "SiLU" in {type(m).__name__ for m in load_tokenizer(tmp_path / "run").modules()}
 
 
 def test_explorers_flag_picks_the_training_episodes(tmp_path, small_dataset):
     checkpoint.save_model(tmp_path / "base", Tokenizer(SMALL), SMALL, {"step": 0})
-    result = fine_tune_cli(small_dataset, tmp_path / "base", tmp_path / "run", "--explorers", "revisit")
+    result = fine_tune_cli(small_dataset, tmp_path / "base", tmp_path / "run", "--explorers", "revisit", "--frames", "disk")
     assert result.returncode == 0, result.stderr[-2000:]
-    assert json.loads((tmp_path / "run" / checkpoint.CONFIG_FILE).read_text())["card"]["explorers"] == ["revisit"]
+    card = json.loads((tmp_path / "run" / checkpoint.CONFIG_FILE).read_text())["card"]
+    assert card["explorers"] == ["revisit"] and card["frames"] == "disk"
     none = fine_tune_cli(small_dataset, tmp_path / "base", tmp_path / "other", "--explorers", "random,look_around")
     assert none.returncode == 2 and "no train random/look_around frames to train on" in none.stderr
     assert not (tmp_path / "other" / checkpoint.CONFIG_FILE).exists()
