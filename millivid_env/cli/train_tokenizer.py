@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -23,14 +24,16 @@ VALIDATION_FRAMES = 256
 MEMORY_SHARE = 0.5  # of the available RAM that --frames auto may fill, leaving room for the model and the OS
 
 
-def frames_in_memory(mode: str, root: Path, explorers: tuple[str, ...]) -> bool:
-    """Whether to decode the training split into RAM (--frames), with a clear error where it cannot fit."""
+def frames_in_memory(mode: str, root: Path, explorers: tuple[str, ...], copies: int = 1) -> bool:
+    """Whether to decode the training split into RAM (--frames), with a clear error where it cannot fit.
+    `copies`: processes on this machine that each load it (torchrun's LOCAL_WORLD_SIZE)."""
     if mode == "disk":
         return False
-    needed, available = memory_needed(root, "train", explorers), available_memory()
+    needed, available = copies * memory_needed(root, "train", explorers), available_memory()
     if mode == "memory" and needed > available:
-        raise UserError(f"{root}: the training frames need {needed / 2**30:.1f} GiB of RAM and "
-                        f"{available / 2**30:.1f} GiB is available; use --frames disk")
+        raise UserError(f"{root}: the training frames need {needed / 2**30:.1f} GiB of RAM"
+                        f"{f' ({copies} processes)' if copies > 1 else ''} and {available / 2**30:.1f} GiB "
+                        f"is available; use --frames disk")
     return mode == "memory" or needed <= MEMORY_SHARE * available
 
 
@@ -120,9 +123,10 @@ def run(args: argparse.Namespace) -> int:
         if palette is None and ddp.main:
             print(f"{args.data}: no block ids in the training episodes; training without the palette loss")
     loss = functools.partial(tokenizer_loss, palette=palette)
-    in_memory = frames_in_memory(args.frames, Path(args.data), args.explorers)
+    in_memory = frames_in_memory(args.frames, Path(args.data), args.explorers, int(os.environ.get("LOCAL_WORLD_SIZE", 1)))
     card["frames"] = "memory" if in_memory else "disk"
-    batches = frame_batches(Path(args.data), args.batch, "train", train_cfg.seed, ddp.device, args.explorers, in_memory)
+    start = checkpoint.trainer_step(out) if args.resume else 0
+    batches = frame_batches(Path(args.data), args.batch, "train", train_cfg.seed, ddp.device, args.explorers, in_memory, start)
     train(model, cfg, batches, loss, out,
           train_cfg, evaluate=lambda m: prefix_psnr(m, val), resume=args.resume, card=card, ddp=ddp)
     return 0

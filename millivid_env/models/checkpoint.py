@@ -83,6 +83,12 @@ def save_trainer(folder: Path, optimizer: torch.optim.Optimizer, step: int, extr
     _atomic_write(folder / TRAINER_JSON, json.dumps({"step": step, "scalars": scalars, "param_groups": groups, **extra}, indent=2))
 
 
+def trainer_step(folder: Path) -> int:
+    """The step a run in `folder` would resume from (0 where it holds no trainer state)."""
+    path = Path(folder) / TRAINER_JSON
+    return int(json.loads(path.read_text())["step"]) if path.exists() else 0
+
+
 def load_trainer(folder: Path, optimizer: torch.optim.Optimizer, model: torch.nn.Module | None = None) -> dict[str, Any]:
     """Restore the optimizer (and the raw weights into `model`, where they were saved); the JSON."""
     meta = json.loads((folder / TRAINER_JSON).read_text())

@@ -31,12 +31,14 @@ def to_uint8(images: torch.Tensor) -> np.ndarray:
 
 
 def frame_batches(root: Path, batch: int, split: str, seed: int, device: torch.device,
-                  explorers: tuple[str, ...] = (), in_memory: bool = False) -> Iterator[dict[str, torch.Tensor]]:
+                  explorers: tuple[str, ...] = (), in_memory: bool = False,
+                  start: int = 0) -> Iterator[dict[str, torch.Tensor]]:
     """Endless random batches from the `split` episodes of a dataset (those of `explorers` if given):
     {"images": (B, 3, H, W)} and, where the dataset records it, {"block_id": (B, H, W)} for the
     class-balanced loss. `in_memory` decodes the split into RAM first and draws every frame of a
-    batch independently; from disk a batch is runs of FRAMES_PER_READ consecutive frames."""
-    rng = np.random.default_rng(seed)
+    batch independently; from disk a batch is runs of FRAMES_PER_READ consecutive frames. A run
+    resumed at step `start` draws a new stream instead of replaying the batches it began with."""
+    rng = np.random.default_rng((seed, start) if start else seed)
     if in_memory:
         frames = FramesInMemory(root, split, explorers)
         draw = functools.partial(frames.sample, rng, batch)

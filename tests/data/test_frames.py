@@ -52,3 +52,5 @@ def test_frames_flag_chooses_memory_only_where_it_fits(small_dataset, monkeypatc
     assert not frames_in_memory("auto", small_dataset, ())
     with pytest.raises(UserError, match="need .* GiB of RAM .* use --frames disk"):
         frames_in_memory("memory", small_dataset, ())
+    monkeypatch.setattr("millivid_env.cli.train_tokenizer.available_memory", lambda: 3 * needed)
+    assert frames_in_memory("auto", small_dataset, ()) and not frames_in_memory("auto", small_dataset, (), copies=2)

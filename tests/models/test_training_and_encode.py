@@ -67,6 +67,16 @@ def test_resume_continues_from_the_saved_step_with_the_saved_weights(tmp_path, s
         small_run(tmp_path, small_dataset, 6)
 
 
+@pytest.mark.parametrize("in_memory", [False, True])
+def test_a_resumed_run_draws_new_batches(tmp_path, small_dataset, in_memory):
+    small_run(tmp_path, small_dataset, 4)
+    start = checkpoint.trainer_step(tmp_path / "run")
+    assert start == 4 and checkpoint.trainer_step(tmp_path / "nothing") == 0
+    first = lambda s: next(frame_batches(small_dataset, 8, "all", 0, torch.device("cpu"), in_memory=in_memory, start=s))["images"]
+    assert torch.equal(first(0), first(0)) and torch.equal(first(start), first(start))
+    assert not torch.equal(first(0), first(start))
+
+
 def test_the_weight_average_warms_up_and_keeps_counters_as_they_are():
     from torch.optim.swa_utils import AveragedModel
 
