@@ -35,15 +35,19 @@ def available_memory() -> int:
     return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
 
 
+def frame_shapes(refs: list[layout.EpisodeRef]) -> dict[str, tuple[int, ...]]:
+    """Per-frame shapes of the RGB frames and block ids the first episode stores."""
+    with layout.open_shard(refs[0].shard) as f:
+        first = f[refs[0].name]
+        return {p: first[p].shape[1:] for p in (RGB, BLOCK_ID) if p in first}
+
+
 def memory_needed(root: Path, split: str, explorers: tuple[str, ...] = ()) -> int:
     """Bytes `FramesInMemory` would take for the split, without reading any frames."""
     refs = split_episodes(Path(root), split, explorers=explorers)
     if not refs:
         return 0
-    with layout.open_shard(refs[0].shard) as f:
-        first = f[refs[0].name]
-        per_frame = sum(int(np.prod(first[p].shape[1:])) for p in (RGB, BLOCK_ID) if p in first)
-    return per_frame * sum(r.steps for r in refs)
+    return sum(int(np.prod(shape)) for shape in frame_shapes(refs).values()) * sum(r.steps for r in refs)
 
 
 class FramesInMemory:
@@ -54,9 +58,7 @@ class FramesInMemory:
         refs = split_episodes(Path(root), split, explorers=explorers)
         if not refs:
             raise no_frames(root, split, explorers)
-        with layout.open_shard(refs[0].shard) as f:
-            first = f[refs[0].name]
-            shapes = {p: first[p].shape[1:] for p in (RGB, BLOCK_ID) if p in first}
+        shapes = frame_shapes(refs)
         if RGB not in shapes:
             raise UserError(f"{refs[0].shard}: {refs[0].name} has no {RGB}")
         self.paths = [p for p in shapes if all(p in group for _, group in episodes(refs))]

@@ -43,7 +43,7 @@ def frame_batches(root: Path, batch: int, split: str, seed: int, device: torch.d
         frames = FramesInMemory(root, split, explorers)
         draw = functools.partial(frames.sample, rng, batch)
     else:
-        windows = WindowDataset(root, FRAMES_PER_READ, split=split, fields=("rgb", "obs/block_id"), explorers=explorers)
+        windows = WindowDataset(root, FRAMES_PER_READ, split=split, fields=("rgb", BLOCK_ID), explorers=explorers)
         if len(windows) == 0:
             raise no_frames(root, split, explorers)
         draw = functools.partial(streamed, windows, rng, batch)
@@ -61,8 +61,8 @@ def streamed(windows: WindowDataset, rng: np.random.Generator, batch: int) -> di
     """`batch` frames read from disk as random runs of consecutive frames."""
     reads = [windows[int(i)] for i in rng.integers(len(windows), size=-(-batch // FRAMES_PER_READ))]
     draw = {RGB: np.concatenate([r["rgb"].numpy() for r in reads])[:batch]}
-    if "obs/block_id" in reads[0]:
-        draw[BLOCK_ID] = np.concatenate([r["obs/block_id"].numpy() for r in reads])[:batch]
+    if BLOCK_ID in reads[0]:
+        draw[BLOCK_ID] = np.concatenate([r[BLOCK_ID].numpy() for r in reads])[:batch]
     return draw
 
 
