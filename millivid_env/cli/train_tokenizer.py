@@ -68,7 +68,7 @@ def add_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--frames", choices=("auto", "memory", "disk"), default="auto",
                    help="where training frames come from: 'memory' decodes the training split into RAM and draws "
                         "independent frames; 'disk' streams runs of consecutive frames; 'auto' (default): memory "
-                        f"when it needs at most {MEMORY_SHARE:.0%} of the available RAM")
+                        f"when it needs at most {MEMORY_SHARE * 100:.0f}%% of the available RAM")
     p.add_argument("--resume", action="store_true")
     p.set_defaults(run=run)
 

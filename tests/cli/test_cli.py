@@ -5,7 +5,7 @@ import cv2
 import numpy as np
 import pytest
 
-from millivid_env.cli.main import main
+from millivid_env.cli.main import COMMANDS, main
 
 
 def test_render_writes_a_contact_sheet(tmp_path):
@@ -61,3 +61,13 @@ def test_bad_input_is_one_line_without_traceback(argv, message):
 def test_unknown_subcommand_is_refused():
     proc = subprocess.run([sys.executable, "-m", "millivid_env.cli.main", "fly"], capture_output=True, text=True)
     assert proc.returncode == 2 and "invalid choice: 'fly'" in proc.stderr
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_every_subcommand_explains_its_options(command, capsys):
+    # argparse formats help text with %, so a stray % in a help string only fails here.
+    with pytest.raises(SystemExit) as stop:
+        main([command, "--help"])
+    assert stop.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"usage: millivid {command}") and "--help" in out
