@@ -59,6 +59,9 @@ def add_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--eval-every", type=options.positive_int, default=TrainConfig.eval_every)
     p.add_argument("--ema", type=options.unit_fraction, default=TrainConfig.ema,
                    help="decay of the weight average that is validated and saved (0: save the raw weights)")
+    p.add_argument("--keep-all", type=options.unit_fraction, default=None,
+                   help="share of each batch that decodes from every level (default: the preset's, 0: all "
+                        "prefixes equally often)")
     p.add_argument("--palette-weight", type=options.non_negative_float, default=None,
                    help="weight of the block-class colour loss (default: the preset's or --init run's)")
     p.add_argument("--init", type=Path, default=None, metavar="RUN",
@@ -99,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
         overrides = {"pyramid": args.pyramid, "activation": args.activation, "token_blocks": args.token_blocks,
                      "encoder_blocks": args.encoder_blocks,
                      "pixel_blocks": args.pixel_blocks, "pixel_width": args.pixel_width,
-                     "palette_weight": args.palette_weight}
+                     "palette_weight": args.palette_weight, "keep_all": args.keep_all}
         cfg = replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
     train_cfg = TrainConfig(steps=args.steps, lr=args.lr, final_lr=args.final_lr, eval_every=args.eval_every, seed=ddp.rank, ema=args.ema)
     torch.manual_seed(train_cfg.seed)

@@ -45,6 +45,7 @@ class TokenizerConfig:
     class_balance: float = 0.5  # pixel weight n^-power per block class of n pixels (0: plain L2; needs obs/block_id)
     image_levels: int = 3  # image-pyramid scales in the L2 loss, weighted 4^scale on summed errors
     palette_weight: float = 0.0  # weight of the block-class colour loss (models/palette_loss.py; needs obs/block_id)
+    keep_all: float = 0.0  # share of each training batch that keeps every level; the rest draws its prefix uniformly
 
     def __post_init__(self) -> None:
         grid = self.image_size // self.patch
@@ -56,6 +57,8 @@ class TokenizerConfig:
             raise ValueError(f"pyramid must be one of {PYRAMIDS}, got {self.pyramid!r}")
         if self.activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {tuple(ACTIVATIONS)}, got {self.activation!r}")
+        if not 0 <= self.keep_all <= 1:
+            raise ValueError(f"keep_all is a share of the batch in [0, 1], got {self.keep_all}")
 
     def act(self) -> nn.Module:
         return ACTIVATIONS[self.activation]()

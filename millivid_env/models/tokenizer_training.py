@@ -87,13 +87,22 @@ def pyramid_l2(pred: torch.Tensor, target: torch.Tensor, scales: int, weight: to
     return total / scales
 
 
+def random_prefixes(cfg: TokenizerConfig, n: int, device: torch.device | str = "cpu") -> torch.Tensor:
+    """How many coarse levels each of n samples keeps: uniform over 1..L, except a `keep_all` share
+    that keeps all L (the finest level is otherwise trained by only 1/L of a batch)."""
+    keep = torch.randint(1, cfg.levels + 1, (n,), device=device)
+    if cfg.keep_all:  # no extra draw at 0, so runs from before the field replay their batches
+        keep = torch.where(torch.rand(n, device=device) < cfg.keep_all, cfg.levels, keep)
+    return keep
+
+
 def tokenizer_loss(net: torch.nn.Module, batch: dict[str, torch.Tensor],
                    palette: PaletteLoss | None = None) -> tuple[torch.Tensor, dict[str, float]]:
     """Each sample keeps a random number of coarse levels (1..L): every prefix learns to decode.
     With a `palette` loss and block ids, colours are also pulled inside their block class."""
     cfg: TokenizerConfig = (net.module if hasattr(net, "module") else net).cfg
     images = batch["images"]
-    keep = torch.randint(1, cfg.levels + 1, (images.shape[0],), device=images.device)
+    keep = random_prefixes(cfg, images.shape[0], images.device)
     recon = net(images, keep)
     weight = class_balance_weights(batch["block_id"], cfg.class_balance) if cfg.class_balance and "block_id" in batch else None
     l2 = pyramid_l2(recon, images, cfg.image_levels, weight)

@@ -69,6 +69,8 @@ def test_bad_configs_are_refused():
         TokenizerConfig(pyramid="flat")
     with pytest.raises(ValueError, match="activation must be"):
         TokenizerConfig(activation="relu")
+    with pytest.raises(ValueError, match="keep_all is a share"):
+        TokenizerConfig(keep_all=1.5)
     with pytest.raises(ValueError, match="unknown tokenizer preset"):
         get_config("huge")
 

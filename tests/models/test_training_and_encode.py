@@ -1,6 +1,7 @@
 import json
 import subprocess
 import sys
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -13,7 +14,9 @@ from millivid_env.errors import UserError
 from millivid_env.models import checkpoint
 from millivid_env.models.encode import encode_dataset
 from millivid_env.models.tokenizer import Tokenizer, load_tokenizer
-from millivid_env.models.tokenizer_training import class_balance_weights, frame_batches, pyramid_l2, tokenizer_loss
+from millivid_env.models.tokenizer_training import (
+    class_balance_weights, frame_batches, pyramid_l2, random_prefixes, tokenizer_loss,
+)
 from millivid_env.models.trainer import TrainConfig, train
 from millivid_env.record import layout
 from tests.models.test_tokenizer import SMALL
@@ -191,12 +194,14 @@ def fine_tune_cli(data, init, out, *flags: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True)
 
 
-def test_activation_and_final_lr_flags_reach_the_run(tmp_path, small_dataset):
+def test_model_and_schedule_flags_reach_the_run(tmp_path, small_dataset):
     checkpoint.save_model(tmp_path / "base", Tokenizer(SMALL), SMALL, {"step": 0})
-    result = fine_tune_cli(small_dataset, tmp_path / "base", tmp_path / "run", "--activation", "silu", "--final-lr", "0.05")
+    result = fine_tune_cli(small_dataset, tmp_path / "base", tmp_path / "run", "--activation", "silu", "--final-lr", "0.05",
+                           "--keep-all", "0.4")
     assert result.returncode == 0, result.stderr[-2000:]
     saved = json.loads((tmp_path / "run" / checkpoint.CONFIG_FILE).read_text())
     assert saved["config"]["activation"] == "silu" and saved["card"]["train"]["final_lr"] == 0.05
+    assert saved["config"]["keep_all"] == 0.4
     assert saved["card"]["frames"] == "memory"  # --frames auto: the small dataset fits
     assert "SiLU" in {type(m).__name__ for m in load_tokenizer(tmp_path / "run").modules()}
 
@@ -226,6 +231,18 @@ def test_torchrun_ddp_with_gloo_on_two_processes(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     meta = json.loads((tmp_path / "ddp" / checkpoint.TRAINER_JSON).read_text())
     assert meta["step"] == 4
+
+
+def test_keep_all_sends_a_share_of_the_batch_through_every_level():
+    torch.manual_seed(0)
+    uniform = random_prefixes(SMALL, 40_000)
+    torch.manual_seed(0)
+    assert torch.equal(uniform, torch.randint(1, 4, (40_000,)))  # the draw of runs from before the field
+    share = torch.bincount(uniform, minlength=4)[1:] / 40_000
+    assert torch.allclose(share, torch.full((3,), 1 / 3), atol=0.01)
+    skewed = torch.bincount(random_prefixes(replace(SMALL, keep_all=0.4), 40_000), minlength=4)[1:] / 40_000
+    # 0.4 keep all 3 levels, the other 0.6 draw uniformly: 0.2 per prefix, 0.6 for all levels.
+    assert torch.allclose(skewed, torch.tensor([0.2, 0.2, 0.6]), atol=0.01)
 
 
 def test_class_balance_lifts_rare_classes_and_keeps_the_mean():
