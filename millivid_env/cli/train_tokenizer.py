@@ -60,8 +60,8 @@ def add_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ema", type=options.unit_fraction, default=TrainConfig.ema,
                    help="decay of the weight average that is validated and saved (0: save the raw weights)")
     p.add_argument("--keep-all", type=options.unit_fraction, default=None,
-                   help="share of each batch that decodes from every level (default: the preset's, 0: all "
-                        "prefixes equally often)")
+                   help="share of each batch that decodes from every level (default: the preset's or --init run's; "
+                        "0: all prefixes equally often)")
     p.add_argument("--palette-weight", type=options.non_negative_float, default=None,
                    help="weight of the block-class colour loss (default: the preset's or --init run's)")
     p.add_argument("--init", type=Path, default=None, metavar="RUN",
