@@ -62,9 +62,6 @@ def add_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--keep-all", type=options.unit_fraction, default=None,
                    help="share of each batch that decodes from every level (default: the preset's or --init run's; "
                         "0: all prefixes equally often)")
-    p.add_argument("--log-l2", action=argparse.BooleanOptionalAction, default=None,
-                   help="weigh each frame's L2 by the inverse of its error, so training follows mean PSNR "
-                        "(default: the preset's or --init run's)")
     p.add_argument("--palette-weight", type=options.non_negative_float, default=None,
                    help="weight of the block-class colour loss (default: the preset's or --init run's)")
     p.add_argument("--init", type=Path, default=None, metavar="RUN",
@@ -105,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
         overrides = {"pyramid": args.pyramid, "activation": args.activation, "token_blocks": args.token_blocks,
                      "encoder_blocks": args.encoder_blocks,
                      "pixel_blocks": args.pixel_blocks, "pixel_width": args.pixel_width,
-                     "palette_weight": args.palette_weight, "keep_all": args.keep_all, "log_l2": args.log_l2}
+                     "palette_weight": args.palette_weight, "keep_all": args.keep_all}
         cfg = replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
     train_cfg = TrainConfig(steps=args.steps, lr=args.lr, final_lr=args.final_lr, eval_every=args.eval_every, seed=ddp.rank, ema=args.ema)
     torch.manual_seed(train_cfg.seed)

@@ -46,7 +46,6 @@ class TokenizerConfig:
     image_levels: int = 3  # image-pyramid scales in the L2 loss, weighted 4^scale on summed errors
     palette_weight: float = 0.0  # weight of the block-class colour loss (models/palette_loss.py; needs obs/block_id)
     keep_all: float = 0.0  # share of each training batch that keeps every level; the rest draws its prefix uniformly
-    log_l2: bool = False  # weigh each frame's L2 by 1 / its error: the loss follows mean PSNR, not mean error
 
     def __post_init__(self) -> None:
         grid = self.image_size // self.patch

@@ -76,23 +76,15 @@ def class_balance_weights(block_id: torch.Tensor, power: float, cap: float = 10.
 
 
 def pyramid_l2(pred: torch.Tensor, target: torch.Tensor, scales: int, weight: torch.Tensor | None = None) -> torch.Tensor:
-    """Per-frame (B,) L2 over an image pyramid, each scale's summed error weighted by 4^scale (its
-    pixels are 4x fewer), i.e. every scale's mean squared error counts the same: coarse layout is not
-    drowned out by fine texture. `weight` (B, 1, H, W) weighs pixels, pooled along with the images."""
+    """L2 over an image pyramid, each scale's summed error weighted by 4^scale (its pixels are 4x
+    fewer), i.e. every scale's mean squared error counts the same: coarse layout is not drowned
+    out by fine texture. `weight` (B, 1, H, W) weighs pixels, pooled along with the images."""
     weight = torch.ones_like(pred[:, :1]) if weight is None else weight
-    total = pred.new_zeros(pred.shape[0])
+    total = pred.new_zeros(())
     for scale in range(scales):
-        total = total + (weight * (pred - target).square()).mean(dim=(1, 2, 3))
+        total = total + (weight * (pred - target).square()).mean()
         pred, target, weight = (F.avg_pool2d(x, 2) for x in (pred, target, weight))
     return total / scales
-
-
-def relative_l2(per_frame: torch.Tensor, floor: float = 1e-6) -> torch.Tensor:
-    """The gradient of the mean per-frame log error (what a mean PSNR scores) at the size of the plain
-    mean: each frame weighs batch mean / its own error. A coarse prefix's error is several times the
-    finest one's, so in a plain mean the coarse samples drown out the finest level's training."""
-    weights = per_frame.detach().mean() / per_frame.detach().clamp(min=floor)
-    return (weights * per_frame).mean()
 
 
 def random_prefixes(cfg: TokenizerConfig, n: int, device: torch.device | str = "cpu") -> torch.Tensor:
@@ -113,10 +105,9 @@ def tokenizer_loss(net: torch.nn.Module, batch: dict[str, torch.Tensor],
     keep = random_prefixes(cfg, images.shape[0], images.device)
     recon = net(images, keep)
     weight = class_balance_weights(batch["block_id"], cfg.class_balance) if cfg.class_balance and "block_id" in batch else None
-    per_frame = pyramid_l2(recon, images, cfg.image_levels, weight)
-    l2 = relative_l2(per_frame) if cfg.log_l2 else per_frame.mean()
+    l2 = pyramid_l2(recon, images, cfg.image_levels, weight)
     structure = 1 - ssim(recon.clamp(0, 1), images).mean()
-    loss, logs = l2 + cfg.ssim_weight * structure, {"l2": per_frame.mean().item(), "ssim": 1 - structure.item()}
+    loss, logs = l2 + cfg.ssim_weight * structure, {"l2": l2.item(), "ssim": 1 - structure.item()}
     if palette is not None and cfg.palette_weight and "block_id" in batch:
         colour = palette(recon, images, batch["block_id"], weight)
         loss, logs["palette"] = loss + cfg.palette_weight * colour, colour.item()
