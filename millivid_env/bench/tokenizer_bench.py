@@ -13,7 +13,7 @@ from millivid_env.bench.degraded_originals import degraded_scores
 from millivid_env.bench.timing import machine
 from millivid_env.data.windows import WindowDataset
 from millivid_env.metrics.psnr import psnr
-from millivid_env.metrics.semantic import PaletteClassifier, semantic_mask, semantic_scores
+from millivid_env.metrics.semantic import PaletteClassifier, landmark_iou_by_cover, semantic_mask, semantic_scores
 from millivid_env.metrics.ssim import ssim
 from millivid_env.models.tokenizer import Tokenizer, TokenizerConfig, get_config, load_tokenizer
 from millivid_env.models.tokenizer_training import frame_batches, to_images, to_uint8, tokenizer_loss
@@ -55,7 +55,8 @@ def prefix_scores(model: Tokenizer, rgb: np.ndarray, truth: np.ndarray, mask: np
         classes = palette(to_uint8(recon))
         frame_psnr = psnr(recon, images)
         rows.append({"levels": keep, "psnr": frame_psnr.mean().item(), "ssim": ssim(recon.clamp(0, 1), images).mean().item(),
-                     **semantic_scores(classes, truth, mask)})
+                     **semantic_scores(classes, truth, mask),
+                     "landmark_iou_by_cover": landmark_iou_by_cover(classes, truth, mask)})
         recons.append(to_uint8(recon))
     return rows, recons, frame_psnr.numpy()
 
@@ -120,6 +121,13 @@ def markdown(results: dict[str, Any]) -> str:
     lines += [row(f"original frames, {units[r['kind']].format(r['strength'])}", "-", f"{r['psnr']:.2f}", "-", r)
               for r in results["degraded_originals"]]
     names = list(results["tokenizers"])
+    covers = results["tokenizers"][names[0]]["prefixes"][0]["landmark_iou_by_cover"]
+    lines += ["", "| tokenizer | levels | " + " | ".join(f"landmark IoU, cover {c} ({v['pairs']} views)" for c, v in covers.items()) + " |",
+              "|---|---" + "|---" * len(covers) + "|"]
+    for name in names:
+        lines += [f"| {name} | {r['levels']} | " + " | ".join("-" if v["iou"] is None else f"{v['iou']:.3f}"
+                                                           for v in r["landmark_iou_by_cover"].values()) + " |"
+                  for r in results["tokenizers"][name]["prefixes"]]
     lines += ["", "| episode | " + " | ".join(f"{n}, all levels, dB" for n in names) + " |", "|---" * (len(names) + 1) + "|"]
     for episode in results["tokenizers"][names[0]]["episode_psnr"]:
         lines.append(f"| {episode} | " + " | ".join(f"{results['tokenizers'][n]['episode_psnr'][episode]:.2f}" for n in names) + " |")

@@ -17,6 +17,9 @@ from millivid_env.world.raycast import BOTTOM_SHADE, FACE_SHADE, SKY_HORIZON, SK
 
 BINS = 32
 SHIFT = 3  # 256 / BINS = 8 = 2 ** SHIFT
+# A landmark's share of a frame's pixels, split into specks, distant, near and frame-filling views:
+# how much of a frame a landmark covers bounds what a one-token level can place.
+COVER_EDGES = (0.01, 0.05, 0.2)
 
 
 def flat_bin(r, g, b):
@@ -101,3 +104,34 @@ def semantic_scores(pred: np.ndarray, truth: np.ndarray, mask: np.ndarray | None
             "landmark_iou": float(np.mean(landmarks)) if landmarks else None,
             "class_iou": {names[c]: v for c, v in per_class.items()}}
 
+
+
+def cover_labels(edges: tuple[float, ...] = COVER_EDGES) -> list[str]:
+    """"<1%", "1-5%", ..., ">=20%": the names of the cover bins that `edges` bound."""
+    pct = [f"{e:.0%}".removesuffix("%") for e in edges]
+    return [f"<{pct[0]}%", *(f"{a}-{b}%" for a, b in zip(pct, pct[1:])), f">={pct[-1]}%"]
+
+
+def landmark_iou_by_cover(pred: np.ndarray, truth: np.ndarray, mask: np.ndarray | None = None,
+                          edges: tuple[float, ...] = COVER_EDGES) -> dict[str, dict[str, Any]]:
+    """Landmark IoU split by how much of the frame the landmark covers: each (frame, landmark in
+    view) pair falls in the bin of the landmark's share of the frame's pixels, and a bin's IoU
+    pools the pixels of its pairs, all landmark classes together. Only frames that show the
+    landmark count, so this asks whether a landmark in view is kept, not whether it is painted
+    where it is absent (the class-mean landmark IoU of `semantic_scores` counts both).
+    pred, truth: (N, H, W) class maps; returns {label: {"pairs": n, "iou": IoU or None}}."""
+    mask = np.ones(truth.shape, bool) if mask is None else mask
+    inter, union, pairs = (np.zeros(len(edges) + 1) for _ in range(3))
+    for block in block_table().landmarks:
+        shown = (truth == block.id) & mask
+        cover = shown.reshape(len(shown), -1).mean(1)
+        frames = cover > 0
+        if not frames.any():
+            continue
+        bins = np.digitize(cover[frames], edges)
+        painted = (pred[frames] == block.id) & mask[frames]
+        inter += np.bincount(bins, (painted & shown[frames]).sum((1, 2)), len(pairs))
+        union += np.bincount(bins, (painted | shown[frames]).sum((1, 2)), len(pairs))
+        pairs += np.bincount(bins, minlength=len(pairs))
+    return {name: {"pairs": int(n), "iou": float(i / u) if n else None}
+            for name, n, i, u in zip(cover_labels(edges), pairs, inter, union)}

@@ -2,9 +2,9 @@ import numpy as np
 import torch
 
 from millivid_env.metrics.psnr import psnr
-from millivid_env.metrics.semantic import PaletteClassifier, semantic_mask, semantic_scores
+from millivid_env.metrics.semantic import PaletteClassifier, landmark_iou_by_cover, semantic_mask, semantic_scores
 from millivid_env.metrics.ssim import ssim
-from millivid_env.world import Camera
+from millivid_env.world import Camera, block_table
 
 
 def test_psnr_and_ssim_known_values():
@@ -33,3 +33,23 @@ def test_landmark_iou_is_none_without_landmarks():
     ids = np.ones((4, 4), np.uint8)
     scores = semantic_scores(ids, ids)
     assert scores["landmark_iou"] is None and scores["miou"] == 1.0
+
+
+def test_landmark_iou_by_cover_bins_each_view_by_its_share_of_the_frame():
+    tower, other = (b.id for b in block_table().landmarks[:2])
+    truth = np.ones((3, 10, 10), np.uint8)  # grass
+    truth[0, 0, 0] = tower                  # 1 pixel: 1% of the frame, the low edge of "1-5%"
+    truth[1, :3, :] = tower                 # 30%: frame-filling
+    truth[2, :2, :] = other                 # 20%
+    pred = truth.copy()
+    pred[1, 0, :] = 1                       # the 30% view loses a third of its pixels
+    pred[0, 0, 0] = 1                       # the speck is lost
+    pred[0, 5, 5] = tower                   # and painted elsewhere in its own frame
+    pred[2, 9, 9] = tower                   # a tower in a frame without one: not counted
+    scores = landmark_iou_by_cover(pred, truth)
+    assert scores["<1%"] == {"pairs": 0, "iou": None}
+    assert scores["1-5%"] == {"pairs": 1, "iou": 0.0}
+    assert scores["5-20%"] == {"pairs": 0, "iou": None}
+    assert scores[">=20%"]["pairs"] == 2 and abs(scores[">=20%"]["iou"] - (20 + 20) / (30 + 20)) < 1e-9
+    masked = landmark_iou_by_cover(pred, truth, mask=truth != tower)  # masking out every tower pixel
+    assert masked[">=20%"] == {"pairs": 1, "iou": 1.0}

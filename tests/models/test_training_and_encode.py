@@ -157,7 +157,9 @@ def test_bench_tokenizer_reports_every_prefix_side_by_side(tmp_path, small_datas
     result = run_tokenizer_bench(tmp_path / "learned", small_dataset, tmp_path / "bench.json",
                                  compare=(tmp_path / "cascaded", tmp_path / "wider"))
     assert [p["levels"] for p in result["prefixes"]] == [1, 2, 3]
-    assert set(result["prefixes"][0]) >= {"levels", "psnr", "ssim", "miou", "landmark_iou", "class_iou"}
+    assert set(result["prefixes"][0]) >= {"levels", "psnr", "ssim", "miou", "landmark_iou", "class_iou", "landmark_iou_by_cover"}
+    assert list(result["prefixes"][0]["landmark_iou_by_cover"]) == ["<1%", "1-5%", "5-20%", ">=20%"]
+    assert "landmark IoU, cover >=20% (" in result["table"]
     assert "grass" in result["prefixes"][0]["class_iou"]
     assert result["encode_fps"] > 0 and result["decode_fps"] > 0 and len(result["tokenizers"]) == 3
     [pair] = result["pyramid_ablations"]
