@@ -105,7 +105,6 @@ def semantic_scores(pred: np.ndarray, truth: np.ndarray, mask: np.ndarray | None
             "class_iou": {names[c]: v for c, v in per_class.items()}}
 
 
-
 def cover_labels(edges: tuple[float, ...] = COVER_EDGES) -> list[str]:
     """"<1%", "1-5%", ..., ">=20%": the names of the cover bins that `edges` bound."""
     pct = [f"{e:.0%}".removesuffix("%") for e in edges]
