@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Collection
 
 import torch
 from safetensors import SafetensorError
@@ -46,8 +46,9 @@ def read_config(folder: Path) -> dict[str, Any]:
         raise UserError(f"{path}: invalid JSON ({e.msg} at line {e.lineno})") from None
 
 
-def load_weights(folder: Path, model: torch.nn.Module) -> None:
-    """Load model.safetensors into `model`, naming every missing, unexpected or misshapen tensor."""
+def load_weights(folder: Path, model: torch.nn.Module, fresh: Collection[str] = ()) -> None:
+    """Load model.safetensors into `model`, naming every missing, unexpected or misshapen tensor.
+    Tensors named in `fresh` (a new output head) keep the model's own values and are not checked."""
     path = Path(folder) / MODEL_FILE
     if not path.exists():
         raise UserError(f"{folder}: no checkpoint here (missing {MODEL_FILE})")
@@ -55,7 +56,8 @@ def load_weights(folder: Path, model: torch.nn.Module) -> None:
         tensors = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as e:
         raise UserError(f"{path}: not a readable safetensors file ({e})") from None
-    expected = model.state_dict()
+    tensors = {k: v for k, v in tensors.items() if k not in fresh}
+    expected = {k: v for k, v in model.state_dict().items() if k not in fresh}
     problems = [f"missing {k}" for k in expected if k not in tensors]
     problems += [f"unexpected {k}" for k in tensors if k not in expected]
     problems += [f"{k} is {tuple(tensors[k].shape)}, the model needs {tuple(v.shape)}"
@@ -63,7 +65,7 @@ def load_weights(folder: Path, model: torch.nn.Module) -> None:
     if problems:
         more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
         raise UserError(f"{path} does not fit this model: {'; '.join(problems[:3])}{more}")
-    model.load_state_dict(tensors)
+    model.load_state_dict(tensors, strict=not fresh)
 
 
 def save_trainer(folder: Path, optimizer: torch.optim.Optimizer, step: int, extra: dict[str, Any],

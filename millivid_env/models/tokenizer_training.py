@@ -99,15 +99,22 @@ def random_prefixes(cfg: TokenizerConfig, n: int, device: torch.device | str = "
 def tokenizer_loss(net: torch.nn.Module, batch: dict[str, torch.Tensor],
                    palette: PaletteLoss | None = None) -> tuple[torch.Tensor, dict[str, float]]:
     """Each sample keeps a random number of coarse levels (1..L): every prefix learns to decode.
-    With a `palette` loss and block ids, colours are also pulled inside their block class."""
-    cfg: TokenizerConfig = (net.module if hasattr(net, "module") else net).cfg
+    With a `palette` loss and block ids, colours are also pulled inside their block class; with a
+    palette head's `class_weight`, its class logits are trained against the block ids."""
+    model: Tokenizer = net.module if hasattr(net, "module") else net
+    cfg = model.cfg
     images = batch["images"]
     keep = random_prefixes(cfg, images.shape[0], images.device)
-    recon = net(images, keep)
+    with_classes = bool(cfg.class_weight) and "block_id" in batch
+    recon, logits = net(images, keep, classes=True) if with_classes else (net(images, keep), None)
     weight = class_balance_weights(batch["block_id"], cfg.class_balance) if cfg.class_balance and "block_id" in batch else None
     l2 = pyramid_l2(recon, images, cfg.image_levels, weight)
     structure = 1 - ssim(recon.clamp(0, 1), images).mean()
     loss, logs = l2 + cfg.ssim_weight * structure, {"l2": l2.item(), "ssim": 1 - structure.item()}
+    if logits is not None:
+        per_pixel = F.cross_entropy(logits, model.decoder.render.classes_of(batch["block_id"]), reduction="none")
+        ce = (per_pixel * (1 if weight is None else weight[:, 0])).mean()
+        loss, logs["ce"] = loss + cfg.class_weight * ce, ce.item()
     if palette is not None and cfg.palette_weight and "block_id" in batch:
         colour = palette(recon, images, batch["block_id"], weight)
         loss, logs["palette"] = loss + cfg.palette_weight * colour, colour.item()
