@@ -43,20 +43,28 @@ def held_out_frames(root: Path, count: int, parity: int) -> tuple[np.ndarray, np
     return (*(np.concatenate([it[k].numpy() for it in items]) for k in ("rgb", "obs/block_id", "obs/depth")), episodes)
 
 
+def class_map_scores(classes: np.ndarray, truth: np.ndarray, mask: np.ndarray) -> dict[str, Any]:
+    return {**semantic_scores(classes, truth, mask), "landmark_iou_by_cover": landmark_iou_by_cover(classes, truth, mask)}
+
+
 @torch.inference_mode()
 def prefix_scores(model: Tokenizer, rgb: np.ndarray, truth: np.ndarray, mask: np.ndarray,
                   palette: PaletteClassifier) -> tuple[list[dict], list[np.ndarray], np.ndarray]:
-    """Scores and uint8 reconstructions per prefix, and the PSNR of every frame with all levels."""
+    """Scores and uint8 reconstructions per prefix, and the PSNR of every frame with all levels.
+    A tokenizer with a class head also gets the scores of its class map ("class_head")."""
     images = to_images(torch.from_numpy(rgb))
     latents = [torch.cat(z) for z in zip(*(model.encode(images[i:i + 256]) for i in range(0, len(images), 256)))]
+    head = model.decoder.classes
     rows, recons = [], []
     for keep in range(1, model.cfg.levels + 1):
-        recon = torch.cat([model.decode([z[i:i + 256] for z in latents], keep) for i in range(0, len(images), 256)])
+        outputs = [model.decoder([z[i:i + 256] for z in latents], keep, classes=head is not None) for i in range(0, len(images), 256)]
+        recon = torch.cat([o[0] for o in outputs] if head else outputs)
         classes = palette(to_uint8(recon))
         frame_psnr = psnr(recon, images)
         rows.append({"levels": keep, "psnr": frame_psnr.mean().item(), "ssim": ssim(recon.clamp(0, 1), images).mean().item(),
-                     **semantic_scores(classes, truth, mask),
-                     "landmark_iou_by_cover": landmark_iou_by_cover(classes, truth, mask)})
+                     **class_map_scores(classes, truth, mask)})
+        if head:
+            rows[-1]["class_head"] = class_map_scores(torch.cat([head.block_ids_of(o[1]) for o in outputs]).numpy(), truth, mask)
         recons.append(to_uint8(recon))
     return rows, recons, frame_psnr.numpy()
 
@@ -128,6 +136,14 @@ def markdown(results: dict[str, Any]) -> str:
         lines += [f"| {name} | {r['levels']} | " + " | ".join("-" if v["iou"] is None else f"{v['iou']:.3f}"
                                                            for v in r["landmark_iou_by_cover"].values()) + " |"
                   for r in results["tokenizers"][name]["prefixes"]]
+    heads = [(n, r) for n in names for r in results["tokenizers"][n]["prefixes"] if "class_head" in r]
+    if heads:  # the class map the decoder reads out, beside the colour lookup's reading of its image
+        lines += ["", "| tokenizer | levels | class head: block mIoU | landmark IoU | "
+                  + " | ".join(f"landmark IoU, cover {c}" for c in covers) + " |", "|---|---|---|---" + "|---" * len(covers) + "|"]
+        lines += [f"| {n} | {r['levels']} | {r['class_head']['miou']:.3f} | "
+                  + " | ".join("-" if v is None else f"{v:.3f}" for v in
+                               [r["class_head"]["landmark_iou"], *(c["iou"] for c in r["class_head"]["landmark_iou_by_cover"].values())]) + " |"
+                  for n, r in heads]
     lines += ["", "| episode | " + " | ".join(f"{n}, all levels, dB" for n in names) + " |", "|---" * (len(names) + 1) + "|"]
     for episode in results["tokenizers"][names[0]]["episode_psnr"]:
         lines.append(f"| {episode} | " + " | ".join(f"{results['tokenizers'][n]['episode_psnr'][episode]:.2f}" for n in names) + " |")

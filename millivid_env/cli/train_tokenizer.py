@@ -14,7 +14,7 @@ from millivid_env.cli import options
 from millivid_env.errors import UserError
 from millivid_env.data.frames import available_memory, memory_needed
 from millivid_env.data.windows import WindowDataset
-from millivid_env.models.tokenizer import ACTIVATIONS, OUTPUTS, PRESETS, PYRAMIDS, Tokenizer, get_config, tokenizer_config
+from millivid_env.models.tokenizer import ACTIVATIONS, PRESETS, PYRAMIDS, Tokenizer, get_config, tokenizer_config
 from millivid_env.models.palette_loss import PaletteLoss, fitted_palette
 from millivid_env.models.tokenizer_training import frame_batches, prefix_psnr, to_images, tokenizer_loss
 from millivid_env.models import checkpoint
@@ -64,11 +64,11 @@ def add_parser(p: argparse.ArgumentParser) -> None:
                         "0: all prefixes equally often)")
     p.add_argument("--palette-weight", type=options.non_negative_float, default=None,
                    help="weight of the block-class colour loss (default: the preset's or --init run's)")
-    p.add_argument("--output", choices=OUTPUTS, default=None,
-                   help="'palette': colours rendered from block-class logits, light and fog (voxel data); "
-                        "default: the preset's or --init run's. From an --init run of another output, the head starts fresh")
+    p.add_argument("--class-head", action=argparse.BooleanOptionalAction, default=None,
+                   help="the decoder also reads out block-class logits per pixel (default: the preset's or --init run's; "
+                        "added to an --init run without one, it starts fresh)")
     p.add_argument("--class-weight", type=options.non_negative_float, default=None,
-                   help="weight of the palette head's cross-entropy against the block ids (default: the preset's or --init run's)")
+                   help="weight of the class head's cross-entropy against the block ids (default: the preset's or --init run's)")
     p.add_argument("--init", type=Path, default=None, metavar="RUN",
                    help="start from this run's weights and config (fine-tuning; a fresh optimizer and schedule)")
     p.add_argument("--explorers", type=options.explorer_names, default=(), metavar="NAME[,NAME]",
@@ -108,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
                      "encoder_blocks": args.encoder_blocks,
                      "pixel_blocks": args.pixel_blocks, "pixel_width": args.pixel_width,
                      "palette_weight": args.palette_weight, "keep_all": args.keep_all,
-                     "output": args.output, "class_weight": args.class_weight}
+                     "class_head": args.class_head, "class_weight": args.class_weight}
         try:
             cfg = replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
         except ValueError as e:
@@ -117,12 +117,11 @@ def run(args: argparse.Namespace) -> int:
     torch.manual_seed(train_cfg.seed)
     model = Tokenizer(cfg)
     if args.init and not resuming:
-        new_head = tokenizer_config(args.init).output != cfg.output
-        fresh = [f"decoder.{k}" for k in model.decoder.head_names()] if new_head else []
+        new_head = cfg.class_head and not tokenizer_config(args.init).class_head
+        fresh = [k for k in model.state_dict() if k.startswith("decoder.classes.")] if new_head else []
         checkpoint.load_weights(args.init, model, fresh)
         if fresh and ddp.main:
-            print(f"{args.init}: its {tokenizer_config(args.init).output} head does not fit output={cfg.output!r}; "
-                  f"the new head starts fresh ({', '.join(fresh)})")
+            print(f"{args.init} has no class head; the new one starts fresh")
     val = validation_frames(Path(args.data)).to(ddp.device)
     if val.shape[-1] != cfg.image_size or val.shape[-2] != cfg.image_size:
         source = f"the tokenizer in {args.init}" if args.init else f"preset {args.preset!r}"

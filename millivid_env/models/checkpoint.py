@@ -48,7 +48,7 @@ def read_config(folder: Path) -> dict[str, Any]:
 
 def load_weights(folder: Path, model: torch.nn.Module, fresh: Collection[str] = ()) -> None:
     """Load model.safetensors into `model`, naming every missing, unexpected or misshapen tensor.
-    Tensors named in `fresh` (a new output head) keep the model's own values and are not checked."""
+    Tensors named in `fresh` (a head added to a trained model) keep the model's own values and are not checked."""
     path = Path(folder) / MODEL_FILE
     if not path.exists():
         raise UserError(f"{folder}: no checkpoint here (missing {MODEL_FILE})")

@@ -19,10 +19,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from millivid_env.models.palette_head import SCALARS, PaletteRender, palette_classes
+from millivid_env.models.class_head import ClassHead
 
 PYRAMIDS = ("learned", "cascaded")
-OUTPUTS = ("rgb", "palette")  # free colours, or colours rendered from block classes (models/palette_head.py)
 # SiLU trains 1.1-1.3x faster on the CPU (its backward costs half of GELU's) but its 2-hour run
 # ended below the GELU default (BENCHMARKS.md).
 ACTIVATIONS = {"gelu": nn.GELU, "silu": nn.SiLU}
@@ -49,8 +48,8 @@ class TokenizerConfig:
     image_levels: int = 3  # image-pyramid scales in the L2 loss, weighted 4^scale on summed errors
     palette_weight: float = 0.0  # weight of the block-class colour loss (models/palette_loss.py; needs obs/block_id)
     keep_all: float = 0.0  # share of each training batch that keeps every level; the rest draws its prefix uniformly
-    output: str = "rgb"
-    class_weight: float = 0.0  # weight of the palette head's cross-entropy against the true block ids
+    class_head: bool = False  # the decoder also gives block-class logits per pixel (models/class_head.py)
+    class_weight: float = 0.0  # weight of the class head's cross-entropy against the true block ids
 
     def __post_init__(self) -> None:
         grid = self.image_size // self.patch
@@ -62,10 +61,8 @@ class TokenizerConfig:
             raise ValueError(f"pyramid must be one of {PYRAMIDS}, got {self.pyramid!r}")
         if self.activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {tuple(ACTIVATIONS)}, got {self.activation!r}")
-        if self.output not in OUTPUTS:
-            raise ValueError(f"output must be one of {OUTPUTS}, got {self.output!r}")
-        if self.class_weight and self.output != "palette":
-            raise ValueError("class_weight needs output='palette' (an rgb decoder has no class logits)")
+        if self.class_weight and not self.class_head:
+            raise ValueError("class_weight needs class_head (there are no class logits to train)")
         if not 0 <= self.keep_all <= 1:
             raise ValueError(f"keep_all is a share of the batch in [0, 1], got {self.keep_all}")
 
@@ -179,14 +176,8 @@ class Decoder(nn.Module):
             stages += [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(width, out, 3, padding=1), cfg.act(),
                        *(ResBlock(out, cfg) for _ in range(cfg.pixel_blocks))]
             width = out
-        palette = cfg.output == "palette"
-        self.to_image = nn.Sequential(*stages, nn.Conv2d(width, palette_classes() + SCALARS if palette else 3, 3, padding=1))
-        self.render = PaletteRender() if palette else None
-
-    def head_names(self) -> list[str]:
-        """State-dict names (within the decoder) of what depends on `output`: the last conv and the render."""
-        last = f"to_image.{len(self.to_image) - 1}"
-        return [f"{last}.weight", f"{last}.bias", *(f"render.{k}" for k in (self.render.state_dict() if self.render else {}))]
+        self.to_image = nn.Sequential(*stages, nn.Conv2d(width, 3, 3, padding=1))
+        self.classes = ClassHead(width) if cfg.class_head else None
 
     def level_input(self, latents: list[torch.Tensor], level: int, keep: torch.Tensor, batch: int) -> torch.Tensor:
         """Level `level`'s embedding where the sample keeps it, the learned 'missing' vector elsewhere."""
@@ -202,20 +193,19 @@ class Decoder(nn.Module):
     def forward(self, latents: list[torch.Tensor], keep: torch.Tensor | int | None = None,
                 classes: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """Reconstruct (B, 3, H, W) from the `keep` coarsest levels (an int or one per sample;
-        default all); finer levels are ignored. `classes`: also the palette head's (B, K, H, W) logits."""
+        default all); finer levels are ignored. `classes`: also the class head's (B, K, H, W) logits."""
         batch, levels = latents[0].shape[0], self.cfg.levels
         keep = torch.full((batch,), levels if keep is None else keep, device=latents[0].device) if not torch.is_tensor(keep) else keep
         h = self.refine(self.level_input(latents, levels - 1, keep, batch), levels - 1)
         for level in range(levels - 2, -1, -1):
             h = self.up[level](h) + self.level_input(latents, level, keep, batch)
             h = self.refine(h, level)
-        out = self.to_image(h)
-        if self.render is None:
-            if classes:
-                raise ValueError("class logits need output='palette'")
-            return out
-        images, logits = self.render(out)
-        return (images, logits) if classes else images
+        if not classes:
+            return self.to_image(h)
+        if self.classes is None:
+            raise ValueError("class logits need a tokenizer with class_head")
+        features = self.to_image[:-1](h)
+        return self.to_image[-1](features), self.classes(features)
 
 
 class Tokenizer(nn.Module):

@@ -100,7 +100,7 @@ def tokenizer_loss(net: torch.nn.Module, batch: dict[str, torch.Tensor],
                    palette: PaletteLoss | None = None) -> tuple[torch.Tensor, dict[str, float]]:
     """Each sample keeps a random number of coarse levels (1..L): every prefix learns to decode.
     With a `palette` loss and block ids, colours are also pulled inside their block class; with a
-    palette head's `class_weight`, its class logits are trained against the block ids."""
+    class head's `class_weight`, its logits are trained against the block ids."""
     model: Tokenizer = net.module if hasattr(net, "module") else net
     cfg = model.cfg
     images = batch["images"]
@@ -112,7 +112,7 @@ def tokenizer_loss(net: torch.nn.Module, batch: dict[str, torch.Tensor],
     structure = 1 - ssim(recon.clamp(0, 1), images).mean()
     loss, logs = l2 + cfg.ssim_weight * structure, {"l2": l2.item(), "ssim": 1 - structure.item()}
     if logits is not None:
-        per_pixel = F.cross_entropy(logits, model.decoder.render.classes_of(batch["block_id"]), reduction="none")
+        per_pixel = F.cross_entropy(logits, model.decoder.classes.classes_of(batch["block_id"]), reduction="none")
         ce = (per_pixel * (1 if weight is None else weight[:, 0])).mean()
         loss, logs["ce"] = loss + cfg.class_weight * ce, ce.item()
     if palette is not None and cfg.palette_weight and "block_id" in batch:

@@ -1,0 +1,98 @@
+import json
+from dataclasses import replace
+
+import pytest
+import torch
+
+from millivid_env.bench.tokenizer_bench import run_tokenizer_bench
+from millivid_env.errors import UserError
+from millivid_env.models import checkpoint
+from millivid_env.models.class_head import IGNORE, ClassHead
+from millivid_env.models.tokenizer import Tokenizer, TokenizerConfig, get_config, load_tokenizer
+from millivid_env.models.tokenizer_training import frame_batches, tokenizer_loss
+from millivid_env.world import block_table
+from tests.models.test_tokenizer import SMALL
+from tests.models.test_training_and_encode import fine_tune_cli
+
+HEADED = replace(SMALL, class_head=True)
+
+
+def test_block_ids_and_classes_map_both_ways():
+    head, table = ClassHead(8), block_table()
+    ids = [b.id for b in table.blocks]
+    assert head.classes_of(torch.tensor(ids)).tolist() == list(range(len(ids)))
+    assert head.classes_of(torch.tensor([200])).item() == IGNORE  # not a block: left out of the loss
+    logits = torch.zeros(1, len(ids), 1, 2)
+    logits[0, 3, 0, 0] = logits[0, len(ids) - 1, 0, 1] = 1.0
+    assert head.block_ids_of(logits).tolist() == [[[ids[3], ids[-1]]]]
+
+
+@pytest.mark.parametrize("preset, size", [("default", 64), ("paper", 256)])
+def test_the_class_map_comes_with_the_same_image_at_both_scales(preset, size):
+    model, frame = Tokenizer(get_config(preset, class_head=True)).eval(), torch.rand(1, 3, size, size)
+    with torch.no_grad():
+        images, logits = model(frame, classes=True)
+        assert torch.equal(model(frame), images)  # the head reads the colours' features, it does not change them
+    assert logits.shape == (1, len(block_table().blocks), size, size)
+
+
+def test_class_head_settings_are_checked():
+    with pytest.raises(ValueError, match="class_weight needs class_head"):
+        TokenizerConfig(class_weight=0.1)
+    with pytest.raises(ValueError, match="class logits need a tokenizer with class_head"):
+        Tokenizer(SMALL)(torch.rand(1, 3, 16, 16), classes=True)
+
+
+def test_the_class_loss_trains_the_head_toward_the_block_ids(small_dataset):
+    torch.manual_seed(0)
+    model = Tokenizer(replace(HEADED, class_weight=1.0))
+    batches = frame_batches(small_dataset, 8, "all", 0, torch.device("cpu"), in_memory=True)
+    fixed = next(batches)
+    before = tokenizer_loss(model, fixed)[1]["ce"]
+    optimizer = torch.optim.AdamW(model.parameters(), 3e-3)
+    for _ in range(30):
+        loss, _ = tokenizer_loss(model, next(batches))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    assert tokenizer_loss(model, fixed)[1]["ce"] < 0.5 * before
+    assert "ce" not in tokenizer_loss(Tokenizer(HEADED), fixed)[1]  # class_weight 0: the head is not trained
+
+
+def test_a_class_head_checkpoint_round_trips_with_its_block_ids(tmp_path):
+    model = Tokenizer(HEADED).eval()
+    checkpoint.save_model(tmp_path / "run", model, HEADED, {"step": 1})
+    loaded = load_tokenizer(tmp_path / "run")
+    images = torch.rand(2, 3, 16, 16)
+    with torch.no_grad():
+        assert all(torch.equal(a, b) for a, b in zip(model(images, classes=True), loaded(images, classes=True)))
+    assert loaded.state_dict()["decoder.classes.block_ids"].tolist() == [b.id for b in block_table().blocks]
+
+
+def test_adding_a_head_to_a_trained_run_keeps_every_other_weight(tmp_path, small_dataset):
+    base = Tokenizer(SMALL)
+    checkpoint.save_model(tmp_path / "base", base, SMALL, {"step": 0})
+    result = fine_tune_cli(small_dataset, tmp_path / "base", tmp_path / "run", "--class-head", "--class-weight", "0.01", "--lr", "0")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "has no class head; the new one starts fresh" in result.stdout
+    saved = json.loads((tmp_path / "run" / checkpoint.CONFIG_FILE).read_text())["config"]
+    assert saved["class_head"] is True and saved["class_weight"] == 0.01
+    tuned = load_tokenizer(tmp_path / "run").state_dict()
+    assert all(torch.equal(v, tuned[k]) for k, v in base.state_dict().items())  # lr 0: the base run's, exactly
+    with pytest.raises(UserError, match="does not fit this model: missing decoder.classes"):
+        checkpoint.load_weights(tmp_path / "base", Tokenizer(HEADED))  # only --init may add a head
+    refused = fine_tune_cli(small_dataset, tmp_path / "base", tmp_path / "other", "--class-weight", "0.01")
+    assert refused.returncode == 2 and "class_weight needs class_head" in refused.stderr
+
+
+def test_the_bench_scores_the_class_map_beside_the_colour_lookup(tmp_path, small_dataset):
+    model = Tokenizer(HEADED).eval()
+    checkpoint.save_model(tmp_path / "headed", model, HEADED, {"step": 1})
+    checkpoint.save_model(tmp_path / "plain", Tokenizer(SMALL), SMALL, {"step": 1})
+    results = run_tokenizer_bench(tmp_path / "headed", small_dataset, tmp_path / "bench.json", compare=(tmp_path / "plain",))
+    headed, plain = (results["tokenizers"][f"{n} (learned)"]["prefixes"] for n in ("headed", "plain"))
+    assert all("class_head" not in r for r in plain)
+    for row in headed:
+        scores = row["class_head"]
+        assert 0 <= scores["miou"] <= 1 and set(scores["landmark_iou_by_cover"]) == set(row["landmark_iou_by_cover"])
+    assert "| headed (learned) | 3 | " in results["table"].split("class head: block mIoU")[1]
