@@ -12,7 +12,7 @@ from millivid_env.models.tokenizer import Tokenizer, TokenizerConfig, get_config
 from millivid_env.models.tokenizer_training import frame_batches, tokenizer_loss
 from millivid_env.world import block_table
 from tests.models.test_tokenizer import SMALL
-from tests.models.test_training_and_encode import fine_tune_cli
+from tests.models.test_training_and_encode import fine_tune_cli, train_steps
 
 HEADED = replace(SMALL, class_head=True)
 
@@ -49,24 +49,9 @@ def test_the_class_loss_trains_the_head_toward_the_block_ids(small_dataset):
     batches = frame_batches(small_dataset, 8, "all", 0, torch.device("cpu"), in_memory=True)
     fixed = next(batches)
     before = tokenizer_loss(model, fixed)[1]["ce"]
-    optimizer = torch.optim.AdamW(model.parameters(), 3e-3)
-    for _ in range(30):
-        loss, _ = tokenizer_loss(model, next(batches))
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+    train_steps(model, batches)
     assert tokenizer_loss(model, fixed)[1]["ce"] < 0.5 * before
     assert "ce" not in tokenizer_loss(Tokenizer(HEADED), fixed)[1]  # class_weight 0: the head is not trained
-
-
-def test_a_class_head_checkpoint_round_trips_with_its_block_ids(tmp_path):
-    model = Tokenizer(HEADED).eval()
-    checkpoint.save_model(tmp_path / "run", model, HEADED, {"step": 1})
-    loaded = load_tokenizer(tmp_path / "run")
-    images = torch.rand(2, 3, 16, 16)
-    with torch.no_grad():
-        assert all(torch.equal(a, b) for a, b in zip(model(images, classes=True), loaded(images, classes=True)))
-    assert loaded.state_dict()["decoder.classes.block_ids"].tolist() == [b.id for b in block_table().blocks]
 
 
 def test_adding_a_head_to_a_trained_run_keeps_every_other_weight(tmp_path, small_dataset):

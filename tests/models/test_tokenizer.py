@@ -6,6 +6,7 @@ import torch.nn.functional as F
 from millivid_env.errors import UserError
 from millivid_env.models import checkpoint
 from millivid_env.models.tokenizer import ResBlock, Tokenizer, TokenizerConfig, get_config, load_tokenizer
+from millivid_env.world import block_table
 
 SMALL = TokenizerConfig(image_size=16, patch=4, levels=3, channels=4, width=8, decoder_width=16)
 
@@ -89,14 +90,19 @@ def test_one_block_per_token_level_keeps_the_older_checkpoints_parameter_names()
     assert {k.split(".")[2] for k in names} == {"0", "1", "2"} and "decoder.blocks.0.body.2.weight" in names
 
 
-def test_checkpoint_round_trip_is_exact(tmp_path):
-    model = Tokenizer(SMALL).eval()
-    checkpoint.save_model(tmp_path / "run", model, SMALL, {"step": 3})
+@pytest.mark.parametrize("class_head", [False, True])
+def test_checkpoint_round_trip_is_exact(tmp_path, class_head):
+    cfg = TokenizerConfig(**{**SMALL.__dict__, "class_head": class_head})
+    model = Tokenizer(cfg).eval()
+    checkpoint.save_model(tmp_path / "run", model, cfg, {"step": 3})
     loaded = load_tokenizer(tmp_path / "run")
     images = torch.rand(2, 3, 16, 16)
     with torch.no_grad():
         assert torch.equal(model(images), loaded(images))
-    assert loaded.cfg == SMALL and not list((tmp_path / "run").glob("*.pt*"))
+        if class_head:  # the class map too, over the block ids the checkpoint keeps
+            assert torch.equal(model(images, classes=True)[1], loaded(images, classes=True)[1])
+            assert loaded.decoder.classes.block_ids.tolist() == [b.id for b in block_table().blocks]
+    assert loaded.cfg == cfg and not list((tmp_path / "run").glob("*.pt*"))
 
 
 def test_bad_checkpoints_say_what_is_wrong(tmp_path):

@@ -30,18 +30,23 @@ def small_run(tmp_path, small_dataset, steps, resume=False, name="run", ema=0.9)
                         resume=resume)
 
 
+def train_steps(model: Tokenizer, batches, steps: int = 30) -> None:
+    """Plain AdamW steps on the tokenizer loss, no schedule: enough to see the loss move."""
+    optimizer = torch.optim.AdamW(model.parameters(), 3e-3)
+    for _ in range(steps):
+        loss, _ = tokenizer_loss(model, next(batches))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+
 def test_training_lowers_the_loss(small_dataset):
     torch.manual_seed(0)
     model = Tokenizer(SMALL)
     batches = frame_batches(small_dataset, 16, "all", 0, torch.device("cpu"), in_memory=True)
     fixed = next(batches)
     before = tokenizer_loss(model, fixed)[0].item()
-    optimizer = torch.optim.AdamW(model.parameters(), 3e-3)
-    for _ in range(30):
-        loss, _ = tokenizer_loss(model, next(batches))
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+    train_steps(model, batches)
     assert tokenizer_loss(model, fixed)[0].item() < before * 0.7
 
 
