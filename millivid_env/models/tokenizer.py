@@ -7,7 +7,8 @@ levels are computed from the finer feature maps (`pyramid="learned"`) or, as the
 cascaded ablation, by mean-pooling the finest latents (`pyramid="cascaded"`).
 
 The decoder works top-down from the coarsest level; a level left out (coarse prefix) is replaced
-by a learned "missing" vector, so any prefix levels L-1..k decodes to a sensible frame. Latents
+by a learned "missing" vector, so any prefix levels L-1..k decodes to a sensible frame; with
+`class_head` it also reads out block-class logits per pixel (models/class_head.py). Latents
 travel as a list over levels of (batch, tokens_k, channels) tensors, tokens in raster order.
 """
 from __future__ import annotations
