@@ -18,7 +18,8 @@ from millivid_env.metrics.ssim import ssim
 from millivid_env.models.tokenizer import Tokenizer, TokenizerConfig, get_config, load_tokenizer
 from millivid_env.models.tokenizer_training import frame_batches, to_images, to_uint8, tokenizer_loss
 from millivid_env.viz import contact_sheet, label, write_png
-from millivid_env.world import Camera
+from millivid_env.world import Camera, block_table
+from millivid_env.world.raycast import SKY_HORIZON
 
 
 @dataclass(frozen=True)
@@ -49,13 +50,14 @@ def class_map_scores(classes: np.ndarray, truth: np.ndarray, mask: np.ndarray) -
 
 @torch.inference_mode()
 def prefix_scores(model: Tokenizer, rgb: np.ndarray, truth: np.ndarray, mask: np.ndarray,
-                  palette: PaletteClassifier) -> tuple[list[dict], list[np.ndarray], np.ndarray]:
-    """Scores and uint8 reconstructions per prefix, and the PSNR of every frame with all levels.
-    A tokenizer with a class head also gets the scores of its class map ("class_head")."""
+                  palette: PaletteClassifier) -> tuple[list[dict], list[np.ndarray], list[np.ndarray], np.ndarray]:
+    """Scores, uint8 reconstructions and class maps (block ids; none without a class head) per
+    prefix, and the PSNR of every frame with all levels. A tokenizer with a class head also gets
+    the scores of its class map ("class_head")."""
     images = to_images(torch.from_numpy(rgb))
     latents = [torch.cat(z) for z in zip(*(model.encode(images[i:i + 256]) for i in range(0, len(images), 256)))]
     head = model.decoder.classes
-    rows, recons = [], []
+    rows, recons, maps = [], [], []
     for keep in range(1, model.cfg.levels + 1):
         outputs = [model.decoder([z[i:i + 256] for z in latents], keep, classes=head is not None) for i in range(0, len(images), 256)]
         recon = torch.cat([o[0] for o in outputs] if head else outputs)
@@ -64,9 +66,17 @@ def prefix_scores(model: Tokenizer, rgb: np.ndarray, truth: np.ndarray, mask: np
         rows.append({"levels": keep, "psnr": frame_psnr.mean().item(), "ssim": ssim(recon.clamp(0, 1), images).mean().item(),
                      **class_map_scores(classes, truth, mask)})
         if head:
-            rows[-1]["class_head"] = class_map_scores(torch.cat([head.block_ids_of(o[1]) for o in outputs]).numpy(), truth, mask)
+            maps.append(torch.cat([head.block_ids_of(o[1]) for o in outputs]).numpy().astype(np.uint8))
+            rows[-1]["class_head"] = class_map_scores(maps[-1], truth, mask)
         recons.append(to_uint8(recon))
-    return rows, recons, frame_psnr.numpy()
+    return rows, recons, maps, frame_psnr.numpy()
+
+
+def paint(block_id: np.ndarray) -> np.ndarray:
+    """A class map (H, W) drawn in each class's base colour, sky in the horizon's, 2x upscaled like the grid's frames."""
+    colours = block_table().palette.copy()
+    colours[0] = SKY_HORIZON
+    return np.repeat(np.repeat((colours[block_id] * 255 + 0.5).astype(np.uint8), 2, 0), 2, 1)
 
 
 @torch.inference_mode()
@@ -174,7 +184,7 @@ def run_tokenizer_bench(tokenizer: Path, data: Path, out: Path, compare: tuple[P
     tiles = [[label(np.repeat(np.repeat(rgb[i], 2, 0), 2, 1), "original")] for i in sample]
     for folder in (tokenizer, *compare):
         model = load_tokenizer(folder)
-        rows, recons, frame_psnr = prefix_scores(model, rgb, truth, mask, palette)
+        rows, recons, maps, frame_psnr = prefix_scores(model, rgb, truth, mask, palette)
         encode_fps, decode_fps = speed(model, rgb, cfg.speed_batch)
         name = f"{Path(folder).name} ({model.cfg.pyramid})"
         name = name if name not in results["tokenizers"] else f"{name} #{len(results['tokenizers']) + 1}"
@@ -186,6 +196,9 @@ def run_tokenizer_bench(tokenizer: Path, data: Path, out: Path, compare: tuple[P
         for r, i in enumerate(sample):
             tiles[r] += [label(np.repeat(np.repeat(rec[i], 2, 0), 2, 1), f"{model.cfg.pyramid} {k + 1}/{model.cfg.levels}")
                          for k, rec in enumerate(recons)]
+            if maps:  # the class head's maps from the coarsest level and from all, after the truth's
+                tiles[r] += [label(paint(truth[i]), "true classes"), label(paint(maps[0][i]), f"classes 1/{model.cfg.levels}"),
+                             label(paint(maps[-1][i]), f"classes {model.cfg.levels}/{model.cfg.levels}")]
     first = results["tokenizers"][next(iter(results["tokenizers"]))]
     results.update({"prefixes": first["prefixes"], "encode_fps": first["encode_fps"], "decode_fps": first["decode_fps"]})
     results["pyramid_ablations"] = pyramid_ablations(results["tokenizers"], configs)

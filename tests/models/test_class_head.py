@@ -1,16 +1,18 @@
 import json
 from dataclasses import replace
 
+import numpy as np
 import pytest
 import torch
 
-from millivid_env.bench.tokenizer_bench import run_tokenizer_bench
+from millivid_env.bench.tokenizer_bench import paint, run_tokenizer_bench
 from millivid_env.errors import UserError
 from millivid_env.models import checkpoint
 from millivid_env.models.class_head import IGNORE, ClassHead
 from millivid_env.models.tokenizer import Tokenizer, TokenizerConfig, get_config, load_tokenizer
 from millivid_env.models.tokenizer_training import frame_batches, tokenizer_loss
 from millivid_env.world import block_table
+from millivid_env.world.raycast import SKY_HORIZON
 from tests.models.test_tokenizer import SMALL
 from tests.models.test_training_and_encode import fine_tune_cli, train_steps
 
@@ -81,3 +83,15 @@ def test_the_bench_scores_the_class_map_beside_the_colour_lookup(tmp_path, small
         scores = row["class_head"]
         assert 0 <= scores["miou"] <= 1 and set(scores["landmark_iou_by_cover"]) == set(row["landmark_iou_by_cover"])
     assert "| headed (learned) | 3 | " in results["table"].split("class head: block mIoU")[1]
+
+
+def test_class_maps_are_painted_in_their_classes_colours():
+    table = block_table()
+    landmark = table.landmarks[0]
+    painted = paint(np.array([[0, landmark.id]], np.uint8))
+    assert painted.shape == (2, 4, 3)  # 2x, like the grid's frames
+    def to_bytes(colour):
+        return (np.asarray(colour, np.float32) * 255 + 0.5).astype(np.uint8).tolist()
+
+    assert painted[0, 0].tolist() == to_bytes(SKY_HORIZON)  # sky has no block colour: the horizon's
+    assert painted[0, 2].tolist() == to_bytes(table.palette[landmark.id]) == list(landmark.colour)
