@@ -103,21 +103,21 @@ def run(args: argparse.Namespace) -> int:
     if resuming:
         cfg = tokenizer_config(out)
     else:
-        cfg = tokenizer_config(args.init) if args.init else get_config(args.preset)
+        base = tokenizer_config(args.init) if args.init else get_config(args.preset)
         overrides = {"pyramid": args.pyramid, "activation": args.activation, "token_blocks": args.token_blocks,
                      "encoder_blocks": args.encoder_blocks,
                      "pixel_blocks": args.pixel_blocks, "pixel_width": args.pixel_width,
                      "palette_weight": args.palette_weight, "keep_all": args.keep_all,
                      "class_head": args.class_head, "class_weight": args.class_weight}
         try:
-            cfg = replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
+            cfg = replace(base, **{k: v for k, v in overrides.items() if v is not None})
         except ValueError as e:
             raise UserError(str(e)) from None
     train_cfg = TrainConfig(steps=args.steps, lr=args.lr, final_lr=args.final_lr, eval_every=args.eval_every, seed=ddp.rank, ema=args.ema)
     torch.manual_seed(train_cfg.seed)
     model = Tokenizer(cfg)
     if args.init and not resuming:
-        new_head = cfg.class_head and not tokenizer_config(args.init).class_head
+        new_head = cfg.class_head and not base.class_head
         fresh = [k for k in model.state_dict() if k.startswith("decoder.classes.")] if new_head else []
         checkpoint.load_weights(args.init, model, fresh)
         if fresh and ddp.main:

@@ -90,6 +90,7 @@ def test_class_maps_are_painted_in_their_classes_colours():
     landmark = table.landmarks[0]
     painted = paint(np.array([[0, landmark.id]], np.uint8))
     assert painted.shape == (2, 4, 3)  # 2x, like the grid's frames
+
     def to_bytes(colour):
         return (np.asarray(colour, np.float32) * 255 + 0.5).astype(np.uint8).tolist()
 
