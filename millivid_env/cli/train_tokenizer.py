@@ -69,6 +69,11 @@ def add_parser(p: argparse.ArgumentParser) -> None:
                         "added to an --init run without one, it starts fresh)")
     p.add_argument("--class-weight", type=options.non_negative_float, default=None,
                    help="weight of the class head's cross-entropy against the block ids (default: the preset's or --init run's)")
+    p.add_argument("--class-scales", type=options.positive_int, default=None,
+                   help="decoder resolutions the class head reads, finest first (default: the preset's or --init run's; "
+                        "a different number from the --init run's starts the head fresh)")
+    p.add_argument("--freeze-tokenizer", action="store_true",
+                   help="train only the class head on the --init run's frozen encoder and decoder (its images do not change)")
     p.add_argument("--init", type=Path, default=None, metavar="RUN",
                    help="start from this run's weights and config (fine-tuning; a fresh optimizer and schedule)")
     p.add_argument("--explorers", type=options.explorer_names, default=(), metavar="NAME[,NAME]",
@@ -108,26 +113,35 @@ def run(args: argparse.Namespace) -> int:
                      "encoder_blocks": args.encoder_blocks,
                      "pixel_blocks": args.pixel_blocks, "pixel_width": args.pixel_width,
                      "palette_weight": args.palette_weight, "keep_all": args.keep_all,
-                     "class_head": args.class_head, "class_weight": args.class_weight}
+                     "class_head": args.class_head, "class_weight": args.class_weight, "class_scales": args.class_scales}
         try:
             cfg = replace(base, **{k: v for k, v in overrides.items() if v is not None})
         except ValueError as e:
             raise UserError(str(e)) from None
+    if args.freeze_tokenizer and not (cfg.class_head and cfg.class_weight):
+        raise UserError("--freeze-tokenizer trains only the class head: it needs --class-head and a --class-weight above 0")
+    if args.freeze_tokenizer and not (args.init or resuming):
+        raise UserError("--freeze-tokenizer needs --init RUN: the trained tokenizer whose features the class head reads")
     train_cfg = TrainConfig(steps=args.steps, lr=args.lr, final_lr=args.final_lr, eval_every=args.eval_every, seed=ddp.rank, ema=args.ema)
     torch.manual_seed(train_cfg.seed)
     model = Tokenizer(cfg)
     if args.init and not resuming:
-        new_head = cfg.class_head and not base.class_head
+        new_head = cfg.class_head and (not base.class_head or base.class_scales != cfg.class_scales)
         fresh = [k for k in model.state_dict() if k.startswith("decoder.classes.")] if new_head else []
         checkpoint.load_weights(args.init, model, fresh)
         if fresh and ddp.main:
-            print(f"{args.init} has no class head; the new one starts fresh")
+            print(f"{args.init} has {'a different' if base.class_head else 'no'} class head; the new one starts fresh")
+    if args.freeze_tokenizer:
+        for name, parameter in model.named_parameters():
+            parameter.requires_grad_(name.startswith("decoder.classes."))
     val = validation_frames(Path(args.data)).to(ddp.device)
     if val.shape[-1] != cfg.image_size or val.shape[-2] != cfg.image_size:
         source = f"the tokenizer in {args.init}" if args.init else f"preset {args.preset!r}"
         raise UserError(f"{args.data} holds {val.shape[-2]}x{val.shape[-1]} frames; {source} takes "
                         f"{cfg.image_size}x{cfg.image_size}")
     card = {"data": str(Path(args.data).resolve()), "batch": args.batch * ddp.world, "train": vars(train_cfg)}
+    if args.freeze_tokenizer:
+        card["trained"] = "class head only (--freeze-tokenizer)"
     if args.explorers:
         card["explorers"] = list(args.explorers)
     if args.init:

@@ -51,6 +51,10 @@ class TokenizerConfig:
     keep_all: float = 0.0  # share of each training batch that keeps every level; the rest draws its prefix uniformly
     class_head: bool = False  # the decoder also gives block-class logits per pixel (models/class_head.py)
     class_weight: float = 0.0  # weight of the class head's cross-entropy against the true block ids
+    # Decoder resolutions the class head reads, finest first (at most 1 + log2(patch): the token grid
+    # and every upsampling stage). 1 here so that configs saved before the field existed load; the
+    # default preset reads them all (BENCHMARKS.md).
+    class_scales: int = 1
 
     def __post_init__(self) -> None:
         grid = self.image_size // self.patch
@@ -64,11 +68,19 @@ class TokenizerConfig:
             raise ValueError(f"activation must be one of {tuple(ACTIVATIONS)}, got {self.activation!r}")
         if self.class_weight and not self.class_head:
             raise ValueError("class_weight needs class_head (there are no class logits to train)")
+        if not 1 <= self.class_scales <= self.pixel_stages + 1:
+            raise ValueError(f"class_scales must be 1..{self.pixel_stages + 1} (the token grid and {self.pixel_stages} "
+                             f"upsampling stages), got {self.class_scales}")
         if not 0 <= self.keep_all <= 1:
             raise ValueError(f"keep_all is a share of the batch in [0, 1], got {self.keep_all}")
 
     def act(self) -> nn.Module:
         return ACTIVATIONS[self.activation]()
+
+    @property
+    def pixel_stages(self) -> int:
+        """Upsampling stages from the finest token grid to full resolution."""
+        return int(math.log2(self.patch))
 
     @property
     def grids(self) -> tuple[int, ...]:
@@ -82,7 +94,8 @@ class TokenizerConfig:
 
 # keep_all 0.4: the default checkpoint's recipe (held out with all levels: +0.87 dB over 0.2 in its
 # first stage, +1.78 over 0); the field's own default, 0, is what configs saved before it existed trained with.
-DEFAULT = TokenizerConfig(token_blocks=2, keep_all=0.4)
+# class_scales 4: a class head, where one is asked for, reads every decoder resolution.
+DEFAULT = TokenizerConfig(token_blocks=2, keep_all=0.4, class_scales=4)
 PRESETS = {
     "tiny": TokenizerConfig(width=8, decoder_width=16),
     "default": DEFAULT,
@@ -171,14 +184,15 @@ class Decoder(nn.Module):
         # Flat, level-major: with one block per level the parameter names are those of the
         # checkpoints trained before token_blocks existed.
         self.blocks = nn.ModuleList(ResBlock(d, cfg) for _ in range(cfg.levels * cfg.token_blocks))
-        stages, width = [], d
-        for _ in range(int(math.log2(cfg.patch))):
+        stages, width, widths = [], d, [d]
+        for _ in range(cfg.pixel_stages):
             out = max(width // 2, cfg.pixel_width)
             stages += [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(width, out, 3, padding=1), cfg.act(),
                        *(ResBlock(out, cfg) for _ in range(cfg.pixel_blocks))]
             width = out
+            widths.append(width)
         self.to_image = nn.Sequential(*stages, nn.Conv2d(width, 3, 3, padding=1))
-        self.classes = ClassHead(width) if cfg.class_head else None
+        self.classes = ClassHead(widths[-cfg.class_scales:]) if cfg.class_head else None
 
     def level_input(self, latents: list[torch.Tensor], level: int, keep: torch.Tensor, batch: int) -> torch.Tensor:
         """Level `level`'s embedding where the sample keeps it, the learned 'missing' vector elsewhere."""
@@ -205,8 +219,17 @@ class Decoder(nn.Module):
             return self.to_image(h)
         if self.classes is None:
             raise ValueError("class logits need a tokenizer with class_head")
-        features = self.to_image[:-1](h)
-        return self.to_image[-1](features), self.classes(features)
+        features = self.stage_features(h)
+        return self.to_image[-1](features[-1]), self.classes(features[-self.cfg.class_scales:])
+
+    def stage_features(self, h: torch.Tensor) -> list[torch.Tensor]:
+        """The finest token grid's features and each upsampling stage's output, coarsest first."""
+        features, per_stage = [h], (len(self.to_image) - 1) // self.cfg.pixel_stages
+        for i, module in enumerate(self.to_image[:-1]):
+            h = module(h)
+            if (i + 1) % per_stage == 0:
+                features.append(h)
+        return features
 
 
 class Tokenizer(nn.Module):

@@ -100,7 +100,8 @@ def train(
     ddp = ddp or Distributed()
     out = Path(out)
     model.to(ddp.device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    # Frozen parameters (train-tokenizer --freeze-tokenizer) get no optimizer state and no decay.
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.lr, weight_decay=cfg.weight_decay)
     step, history = 0, []
     resuming = resume and (out / checkpoint.TRAINER_JSON).exists()
     if resuming:

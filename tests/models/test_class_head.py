@@ -20,7 +20,7 @@ HEADED = replace(SMALL, class_head=True)
 
 
 def test_block_ids_and_classes_map_both_ways():
-    head, table = ClassHead(8), block_table()
+    head, table = ClassHead([8]), block_table()
     ids = [b.id for b in table.blocks]
     assert head.classes_of(torch.tensor(ids)).tolist() == list(range(len(ids)))
     assert head.classes_of(torch.tensor([200])).item() == IGNORE  # not a block: left out of the loss
@@ -43,6 +43,15 @@ def test_class_head_settings_are_checked():
         TokenizerConfig(class_weight=0.1)
     with pytest.raises(ValueError, match="class logits need a tokenizer with class_head"):
         Tokenizer(SMALL)(torch.rand(1, 3, 16, 16), classes=True)
+
+
+def test_the_head_reads_as_many_decoder_stages_as_class_scales():
+    with pytest.raises(ValueError, match="class_scales must be 1..4"):
+        TokenizerConfig(class_head=True, class_scales=5)
+    one, every = (Tokenizer(get_config("default", class_head=True, class_scales=n)).decoder.classes for n in (1, 4))
+    assert len(one.coarse) == 0 and one.conv.in_channels == 16  # the full-resolution features only
+    assert [c.in_channels for c in every.coarse] == [96, 48, 24] and every.conv.in_channels == 16  # token grid, 16x16, 32x32
+    assert get_config("default", class_head=True).class_scales == 4
 
 
 def test_the_class_loss_trains_the_head_toward_the_block_ids(small_dataset):
@@ -96,3 +105,20 @@ def test_class_maps_are_painted_in_their_classes_colours():
 
     assert painted[0, 0].tolist() == to_bytes(SKY_HORIZON)  # sky has no block colour: the horizon's
     assert painted[0, 2].tolist() == to_bytes(table.palette[landmark.id]) == list(landmark.colour)
+
+
+def test_freeze_tokenizer_trains_the_class_head_alone(tmp_path, small_dataset):
+    base = Tokenizer(HEADED)
+    checkpoint.save_model(tmp_path / "base", base, HEADED, {"step": 0})
+    result = fine_tune_cli(small_dataset, tmp_path / "base", tmp_path / "run", "--freeze-tokenizer", "--class-weight", "1", "--lr", "0.01")
+    assert result.returncode == 0, result.stderr[-2000:]
+    tuned, before = load_tokenizer(tmp_path / "run").state_dict(), base.state_dict()
+    head = [k for k in before if k.startswith("decoder.classes.") and k.endswith("weight")]
+    assert head and all(not torch.equal(before[k], tuned[k]) for k in head)
+    assert all(torch.equal(v, tuned[k]) for k, v in before.items() if not k.startswith("decoder.classes."))
+    assert json.loads((tmp_path / "run" / checkpoint.CONFIG_FILE).read_text())["card"]["trained"].startswith("class head only")
+    wider = fine_tune_cli(small_dataset, tmp_path / "base", tmp_path / "wider", "--freeze-tokenizer", "--class-weight", "1", "--class-scales", "2")
+    assert wider.returncode == 0 and "has a different class head; the new one starts fresh" in wider.stdout
+    assert len(load_tokenizer(tmp_path / "wider").decoder.classes.coarse) == 1
+    untrained = fine_tune_cli(small_dataset, tmp_path / "base", tmp_path / "x", "--freeze-tokenizer", "--class-weight", "0")
+    assert untrained.returncode != 0 and "--freeze-tokenizer trains only the class head" in untrained.stderr
