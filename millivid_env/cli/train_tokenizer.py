@@ -70,7 +70,7 @@ def add_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--class-weight", type=options.non_negative_float, default=None,
                    help="weight of the class head's cross-entropy against the block ids (default: the preset's or --init run's)")
     p.add_argument("--class-scales", type=options.positive_int, default=None,
-                   help="decoder resolutions the class head reads, finest first (default: the preset's or --init run's; "
+                   help="decoder resolutions the class head reads, counted from full resolution (default: the preset's or --init run's; "
                         "a different number from the --init run's starts the head fresh)")
     p.add_argument("--freeze-tokenizer", action="store_true",
                    help="train only the class head on the --init run's frozen encoder and decoder (its images do not change)")

@@ -5,7 +5,7 @@ which loses classes to colour error: shaded colours of different classes lie a f
 The class head reads them from the decoder's features instead, so what the tokens keep of the
 scene's semantics is measured without the lookup (the two are reported side by side), and a world
 model decoding its own tokens gets a class map with every frame. It reads the full-resolution
-features through a 3x3 convolution and, with `scales` > 1, the coarser stages' wider features
+features through a 3x3 convolution and, with `class_scales` > 1, the coarser stages' wider features
 through 1x1 convolutions upsampled onto it: the full-resolution features are 16 numbers a pixel
 shaped for colour, and the coarser ones hold what a pixel's surroundings say about its class
 (BENCHMARKS.md). It is trained with cross-entropy against the true block ids, with the rest of the

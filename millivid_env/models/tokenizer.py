@@ -51,7 +51,7 @@ class TokenizerConfig:
     keep_all: float = 0.0  # share of each training batch that keeps every level; the rest draws its prefix uniformly
     class_head: bool = False  # the decoder also gives block-class logits per pixel (models/class_head.py)
     class_weight: float = 0.0  # weight of the class head's cross-entropy against the true block ids
-    # Decoder resolutions the class head reads, finest first (at most 1 + log2(patch): the token grid
+    # Decoder resolutions the class head reads, counted from full resolution (at most 1 + log2(patch): the token grid
     # and every upsampling stage). 1 here so that configs saved before the field existed load; the
     # default preset reads them all (BENCHMARKS.md).
     class_scales: int = 1
