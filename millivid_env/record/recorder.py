@@ -14,18 +14,31 @@ from millivid_env.record.writer import EpisodeWriter
 DEFAULT_INFO_KEYS = ("pose", "depth", "block_id")
 
 
-def flatten_action(space: spaces.Space, action: Any) -> dict[str, np.ndarray]:
-    """Dict actions become one named array each (nested keys joined by '/'); others 'action'."""
+class ActionFlattener:
+    """Dict actions become one named array each (nested keys joined by '/'); others 'action'.
+
+    The space is walked once, here: a step only reads the leaves, since every microsecond of a
+    recorded step counts against the env's own (`millivid bench data`)."""
+
+    def __init__(self, space: spaces.Space, prefix: str = "") -> None:
+        self.leaves = [(keys, prefix + ("/".join(keys) or "action"), dtype) for keys, dtype in _action_leaves(space)]
+
+    def __call__(self, action: Any) -> dict[str, np.ndarray]:
+        out = {}
+        for keys, name, dtype in self.leaves:
+            value = action
+            for key in keys:
+                value = value[key]
+            out[name] = np.asarray(value, dtype)
+        return out
+
+
+def _action_leaves(space: spaces.Space, keys: tuple[str, ...] = ()):
     if not isinstance(space, spaces.Dict):
-        return {"action": np.asarray(action, dtype=np.int64 if isinstance(space, spaces.Discrete) else space.dtype)}
-    out = {}
+        yield keys, np.int64 if isinstance(space, spaces.Discrete) else space.dtype
+        return
     for key, sub in space.spaces.items():
-        if isinstance(sub, spaces.Discrete):
-            out[key] = np.int64(action[key])
-        else:
-            for name, value in flatten_action(sub, action[key]).items():
-                out[key if name == "action" else f"{key}/{name}"] = value
-    return out
+        yield from _action_leaves(sub, (*keys, key))
 
 
 def frame_fields(obs: Any, info: Mapping[str, Any], info_keys: tuple[str, ...]) -> dict[str, np.ndarray]:
@@ -65,6 +78,7 @@ class Recorder(gym.Wrapper):
         existing = [layout.episode_index(n) for n in shard if n.startswith(layout.EPISODE_PREFIX)]
         self.next_episode = max(existing, default=-1) + 1
         self.episode_attrs: dict[str, Any] = {}
+        self._actions = ActionFlattener(env.action_space, prefix="actions/")
         self._writer: EpisodeWriter | None = None
 
     # -- Gymnasium API ---------------------------------------------------------------------------
@@ -81,7 +95,7 @@ class Recorder(gym.Wrapper):
         if self._writer is None:
             raise RuntimeError("call reset() before step()")
         obs, reward, terminated, truncated, info = self.env.step(action)
-        step = {f"actions/{k}": v for k, v in flatten_action(self.env.action_space, action).items()}
+        step = self._actions(action)
         step.update(rewards=np.float32(reward), terminations=np.bool_(terminated), truncations=np.bool_(truncated))
         self._writer.add_step(step)
         self._writer.add_frame(frame_fields(obs, info, self.info_keys))

@@ -6,7 +6,7 @@ from gymnasium import spaces
 
 from millivid_env.envs.actions import noop
 from millivid_env.record import layout
-from millivid_env.record.recorder import Recorder, flatten_action
+from millivid_env.record.recorder import ActionFlattener, Recorder
 
 
 class CountingEnv(gym.Env):
@@ -133,9 +133,11 @@ def test_growing_arrays_hold_every_row_across_chunks_and_reopening(tmp_path, com
 def test_flattened_actions_name_every_leaf_of_nested_dicts():
     space = spaces.Dict({"move": spaces.Discrete(3), "look": spaces.Box(-1, 1, (2,), np.float32),
                          "hands": spaces.Dict({"left": spaces.MultiBinary(2), "right": spaces.Discrete(2)})})
-    out = flatten_action(space, {"move": 2, "look": [0.5, -0.25], "hands": {"left": [1, 0], "right": np.int32(1)}})
+    out = ActionFlattener(space)({"move": 2, "look": [0.5, -0.25], "hands": {"left": [1, 0], "right": np.int32(1)}})
     assert sorted(out) == ["hands/left", "hands/right", "look", "move"]
     assert out["move"].dtype == np.int64 and out["hands/right"].dtype == np.int64
     np.testing.assert_array_equal(out["look"], np.array([0.5, -0.25], np.float32))
     assert out["look"].dtype == np.float32 and out["hands/left"].dtype == np.int8
-    assert list(flatten_action(spaces.Discrete(4), 3).items()) == [("action", 3)]
+    assert list(ActionFlattener(spaces.Discrete(4))(3).items()) == [("action", 3)]
+    assert sorted(ActionFlattener(space, prefix="actions/")({"move": 0, "look": [0, 0], "hands": {"left": [0, 0], "right": 0}})) == \
+        ["actions/hands/left", "actions/hands/right", "actions/look", "actions/move"]
