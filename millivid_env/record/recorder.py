@@ -1,7 +1,7 @@
 """`Recorder`: a Gymnasium wrapper that streams every step of any env into an HDF5 shard."""
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 import gymnasium as gym
 import h5py
@@ -33,7 +33,7 @@ class ActionFlattener:
         return out
 
 
-def _action_leaves(space: spaces.Space, keys: tuple[str, ...] = ()):
+def _action_leaves(space: spaces.Space, keys: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Any]]:
     if not isinstance(space, spaces.Dict):
         yield keys, np.int64 if isinstance(space, spaces.Discrete) else space.dtype
         return
