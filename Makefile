@@ -38,6 +38,8 @@ bench: install
 # Retrains checkpoints/tokenizer-64 from nothing, as its model card lists the stages, then benches
 # the result beside the shipped weights on the held-out set. Hours on 2 cores (the first stage alone
 # is 89 minutes on the fastest machine it ran on); every step resumes where a killed run stopped.
+# Stage 2 names its one-convolution head (`--class-scales 1`, what it had when it was trained) since
+# the preset now reads every scale, so that stage 3 starts its multi-scale head fresh, as it did.
 REPRO := runs/tokenizer-64
 TRAIN_SET := data/voxel-explore-64-512w
 HELD_OUT := data/voxel-revisit-64-full
@@ -48,7 +50,7 @@ tokenizer: install
 	$(BIN)/millivid collect datasets/voxel-revisit-64.toml --out $(HELD_OUT) --resume
 	$(TRAIN) --out $(REPRO)/1-base --steps 30000 --token-blocks 2 --keep-all 0.4 --eval-every 2000
 	$(TRAIN) --out $(REPRO)/2-palette --init $(REPRO)/1-base --palette-weight 0.0003 --keep-all 0.4 \
-	    --class-head --class-weight 0.003 --steps 4400 --lr 1e-4 --eval-every 1100
+	    --class-head --class-scales 1 --class-weight 0.003 --steps 4400 --lr 1e-4 --eval-every 1100
 	$(TRAIN) --out $(REPRO)/3-head --init $(REPRO)/2-palette --freeze-tokenizer --class-head --class-scales 4 \
 	    --class-weight 0.003 --steps 2000 --lr 3e-3 --eval-every 1000
 	$(TRAIN) --out $(REPRO)/4-joint --init $(REPRO)/3-head --class-weight 0.03 --steps 3000 --lr 1e-4 --eval-every 1500
