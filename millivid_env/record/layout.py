@@ -126,7 +126,8 @@ class GrowingArray:
 
     def __init__(self, dataset: h5py.Dataset) -> None:
         self.dataset, self.rows = dataset, dataset.shape[0]
-        self._id = dataset.id
+        # Read once: each h5py property read costs about as much as a small write.
+        self._id, self._dtype, self._row, self._origin = dataset.id, dataset.dtype, dataset.shape[1:], (0,) * (dataset.ndim - 1)
         self._chunk: np.ndarray | None = None
         if self._id.get_create_plist().get_nfilters() == 0:
             self._chunk = np.zeros(dataset.chunks, dataset.dtype)
@@ -135,12 +136,12 @@ class GrowingArray:
                 self._chunk[:held] = dataset[self.rows - held:self.rows]
 
     def append(self, rows: np.ndarray) -> None:
-        rows = np.ascontiguousarray(rows, dtype=self.dataset.dtype)
+        rows = np.ascontiguousarray(rows, dtype=self._dtype)
         start, self.rows = self.rows, self.rows + len(rows)
-        self._id.set_extent((self.rows, *rows.shape[1:]))
+        self._id.set_extent((self.rows, *self._row))
         if self._chunk is None:
             target = self._id.get_space()
-            target.select_hyperslab((start,) + (0,) * (rows.ndim - 1), rows.shape)
+            target.select_hyperslab((start, *self._origin), rows.shape)
             self._id.write(h5s.create_simple(rows.shape), target, rows)
             return
         size = len(self._chunk)
@@ -148,7 +149,7 @@ class GrowingArray:
             first, offset = start - start % size, start % size
             take = min(len(rows), size - offset)
             self._chunk[offset:offset + take] = rows[:take]
-            self._id.write_direct_chunk((first,) + (0,) * (rows.ndim - 1), self._chunk)
+            self._id.write_direct_chunk((first, *self._origin), self._chunk)
             if offset + take == size:
                 self._chunk[:] = 0
             rows, start = rows[take:], start + take

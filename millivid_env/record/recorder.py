@@ -21,15 +21,21 @@ class ActionFlattener:
     recorded step counts against the env's own (`millivid bench data`)."""
 
     def __init__(self, space: spaces.Space, prefix: str = "") -> None:
-        self.leaves = [(keys, prefix + ("/".join(keys) or "action"), dtype) for keys, dtype in _action_leaves(space)]
+        leaves = list(_action_leaves(space))
+        self.columns = [(prefix + ("/".join(keys) or "action"), dtype) for keys, dtype in leaves]
+        self._keys = [keys for keys, _ in leaves]
+        self._flat = [keys[0] for keys in self._keys] if all(len(keys) == 1 for keys in self._keys) else None
 
-    def __call__(self, action: Any) -> dict[str, np.ndarray]:
-        out = {}
-        for keys, name, dtype in self.leaves:
+    def values(self, action: Any) -> list[Any]:
+        """The leaves of `action`, in the order of `columns` (as given: the buffer casts them)."""
+        if self._flat is not None:
+            return [action[key] for key in self._flat]
+        out = []
+        for keys in self._keys:
             value = action
             for key in keys:
                 value = value[key]
-            out[name] = np.asarray(value, dtype)
+            out.append(value)
         return out
 
 
@@ -41,21 +47,33 @@ def _action_leaves(space: spaces.Space, keys: tuple[str, ...] = ()) -> Iterator[
         yield from _action_leaves(sub, (*keys, key))
 
 
-def frame_fields(obs: Any, info: Mapping[str, Any], info_keys: tuple[str, ...]) -> dict[str, np.ndarray]:
-    """Per-frame arrays keyed by their dataset path: observations, then the requested info keys."""
-    fields = {}
-    if isinstance(obs, Mapping):
-        for key, value in obs.items():
-            fields[layout.FRAME_FIELDS.get(key, f"obs/{key}")] = np.asarray(value)
-    else:
-        value = np.asarray(obs)
-        image = value.dtype == np.uint8 and value.ndim == 3 and value.shape[-1] == 3
-        fields["obs/rgb" if image else "obs/state"] = value
-    for key in info_keys:
-        if key not in info:
-            raise KeyError(f"the env's info has no {key!r} (it has {sorted(info)}); drop it from info_keys")
-        fields[layout.FRAME_FIELDS.get(key, f"infos/{key}")] = np.asarray(info[key])
-    return fields
+STEP_COLUMNS = (("rewards", np.float32), ("terminations", np.bool_), ("truncations", np.bool_))
+
+
+class FrameSource:
+    """Which arrays of an env's observations and info make a recorded frame, and their dataset
+    paths: Dict observations by key, a lone uint8 (H, W, 3) image as obs/rgb, other arrays as
+    obs/state; then the requested info keys. Fixed by the first observation."""
+
+    def __init__(self, obs: Any, info_keys: tuple[str, ...]) -> None:
+        if isinstance(obs, Mapping):
+            self._obs_keys: list[str] | None = list(obs)
+            paths = [layout.FRAME_FIELDS.get(key, f"obs/{key}") for key in obs]
+        else:
+            value = np.asarray(obs)
+            self._obs_keys = None
+            paths = ["obs/rgb" if value.dtype == np.uint8 and value.ndim == 3 and value.shape[-1] == 3 else "obs/state"]
+        self.info_keys = info_keys
+        self.columns = [(path, None) for path in (*paths, *(layout.FRAME_FIELDS.get(k, f"infos/{k}") for k in info_keys))]
+
+    def values(self, obs: Any, info: Mapping[str, Any]) -> list[Any]:
+        """The frame's arrays in the order of `columns`."""
+        out = [obs] if self._obs_keys is None else [obs[key] for key in self._obs_keys]
+        try:
+            out.extend([info[key] for key in self.info_keys])
+        except KeyError as e:
+            raise KeyError(f"the env's info has no {e.args[0]!r} (it has {sorted(info)}); drop it from info_keys") from None
+        return out
 
 
 class Recorder(gym.Wrapper):
@@ -79,6 +97,7 @@ class Recorder(gym.Wrapper):
         self.next_episode = max(existing, default=-1) + 1
         self.episode_attrs: dict[str, Any] = {}
         self._actions = ActionFlattener(env.action_space, prefix="actions/")
+        self._frames: FrameSource | None = None
         self._writer: EpisodeWriter | None = None
 
     # -- Gymnasium API ---------------------------------------------------------------------------
@@ -86,8 +105,10 @@ class Recorder(gym.Wrapper):
         self.end_episode()
         obs, info = self.env.reset(seed=seed, options=options)
         attrs = {"seed": -1 if seed is None else seed, **self.episode_attrs}
-        self._writer = EpisodeWriter(self.shard, self.next_episode, self.block, self.compression, attrs)
-        self._writer.add_frame(frame_fields(obs, info, self.info_keys))
+        self._frames = self._frames or FrameSource(obs, self.info_keys)
+        self._writer = EpisodeWriter(self.shard, self.next_episode, self.block, self.compression, attrs,
+                                     frame_columns=self._frames.columns, step_columns=[*self._actions.columns, *STEP_COLUMNS])
+        self._writer.add_frame_values(self._frames.values(obs, info))
         self.next_episode += 1
         return obs, info
 
@@ -95,10 +116,10 @@ class Recorder(gym.Wrapper):
         if self._writer is None:
             raise RuntimeError("call reset() before step()")
         obs, reward, terminated, truncated, info = self.env.step(action)
-        step = self._actions(action)
-        step.update(rewards=np.float32(reward), terminations=np.bool_(terminated), truncations=np.bool_(truncated))
-        self._writer.add_step(step)
-        self._writer.add_frame(frame_fields(obs, info, self.info_keys))
+        values = self._actions.values(action)
+        values += reward, terminated, truncated
+        self._writer.add_step_values(values)
+        self._writer.add_frame_values(self._frames.values(obs, info))
         if terminated or truncated:
             self.end_episode()
         return obs, reward, terminated, truncated, info

@@ -7,6 +7,7 @@ from gymnasium import spaces
 from millivid_env.envs.actions import noop
 from millivid_env.record import layout
 from millivid_env.record.recorder import ActionFlattener, Recorder
+from millivid_env.record.writer import BlockBuffer
 
 
 class CountingEnv(gym.Env):
@@ -133,11 +134,47 @@ def test_growing_arrays_hold_every_row_across_chunks_and_reopening(tmp_path, com
 def test_flattened_actions_name_every_leaf_of_nested_dicts():
     space = spaces.Dict({"move": spaces.Discrete(3), "look": spaces.Box(-1, 1, (2,), np.float32),
                          "hands": spaces.Dict({"left": spaces.MultiBinary(2), "right": spaces.Discrete(2)})})
-    out = ActionFlattener(space)({"move": 2, "look": [0.5, -0.25], "hands": {"left": [1, 0], "right": np.int32(1)}})
-    assert sorted(out) == ["hands/left", "hands/right", "look", "move"]
-    assert out["move"].dtype == np.int64 and out["hands/right"].dtype == np.int64
-    np.testing.assert_array_equal(out["look"], np.array([0.5, -0.25], np.float32))
-    assert out["look"].dtype == np.float32 and out["hands/left"].dtype == np.int8
-    assert list(ActionFlattener(spaces.Discrete(4))(3).items()) == [("action", 3)]
-    assert sorted(ActionFlattener(space, prefix="actions/")({"move": 0, "look": [0, 0], "hands": {"left": [0, 0], "right": 0}})) == \
+    flat = ActionFlattener(space)
+    columns = dict(flat.columns)
+    assert sorted(columns) == ["hands/left", "hands/right", "look", "move"]
+    assert columns["move"] == np.int64 and columns["hands/right"] == np.int64
+    assert columns["look"] == np.float32 and columns["hands/left"] == np.int8
+    values = dict(zip(columns, flat.values({"move": 2, "look": [0.5, -0.25], "hands": {"left": [1, 0], "right": np.int32(1)}})))
+    assert values == {"move": 2, "look": [0.5, -0.25], "hands/left": [1, 0], "hands/right": 1}
+    assert ActionFlattener(spaces.Discrete(4)).columns == [("action", np.int64)]
+    assert ActionFlattener(spaces.Discrete(4)).values(3) == [3]
+    assert sorted(path for path, _ in ActionFlattener(space, prefix="actions/").columns) == \
         ["actions/hands/left", "actions/hands/right", "actions/look", "actions/move"]
+
+
+class NestedActionEnv(CountingEnv):
+    action_space = spaces.Dict({"move": spaces.Discrete(3), "look": spaces.Box(-1, 1, (2,), np.float32),
+                                "hands": spaces.Dict({"left": spaces.MultiBinary(2), "right": spaces.Discrete(2)})})
+
+    def step(self, action):
+        return super().step(0)
+
+
+def test_recorded_actions_keep_the_space_dtypes_whatever_python_values_come(tmp_path):
+    with h5py.File(tmp_path / "s.h5", "w") as f:
+        rec = Recorder(NestedActionEnv(length=50), f, block=4, info_keys=())
+        rec.reset(seed=0)
+        for t in range(6):  # Python ints and lists, as a hand-written policy would give
+            rec.step({"move": t % 3, "look": [0.5, -0.25 * t], "hands": {"left": [1, t % 2], "right": 1}})
+        rec.close()
+        g = f["episode_0"]
+        assert g["actions/look"].dtype == np.float32 and g["actions/hands/left"].dtype == np.int8
+        assert g["actions/move"].dtype == np.int64 and g["rewards"].dtype == np.float32 and g["truncations"].dtype == bool
+        assert g["actions/move"][:].tolist() == [0, 1, 2, 0, 1, 2]
+        np.testing.assert_array_equal(g["actions/look"][:, 1], -0.25 * np.arange(6, dtype=np.float32))
+        assert g["actions/hands/left"][:, 1].tolist() == [0, 1, 0, 1, 0, 1]
+
+
+def test_a_block_refuses_a_row_with_other_fields():
+    buffer = BlockBuffer(4)
+    buffer.add({"a": 1, "b": np.zeros(2)})
+    buffer.add({"b": np.ones(2), "a": 2})  # same fields in another order
+    with pytest.raises(ValueError, match=r"fields \['a'\] in a block of \['a', 'b'\]"):
+        buffer.add({"a": 3})
+    rows = buffer.take()
+    assert rows["a"].tolist() == [1, 2] and rows["b"].tolist() == [[0, 0], [1, 1]]
