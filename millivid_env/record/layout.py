@@ -32,7 +32,8 @@ SHARDS = "shards"
 EPISODE_PREFIX = "episode_"
 # Per-frame arrays (T+1 rows) and per-step arrays (T rows).
 FRAME_FIELDS = {"pov": "obs/rgb", "depth": "obs/depth", "block_id": "obs/block_id", "pose": "pose"}
-STEP_FIELDS = ("rewards", "terminations", "truncations")
+STEP_COLUMNS = (("rewards", np.float32), ("terminations", np.bool_), ("truncations", np.bool_))
+STEP_FIELDS = tuple(path for path, _ in STEP_COLUMNS)
 COMPRESSIONS = ("blosc-lz4", "gzip", "lzf", "none")
 SMALL_ROW_BYTES = 64
 SMALL_ROW_CHUNK = 1024

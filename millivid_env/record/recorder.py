@@ -47,9 +47,6 @@ def _action_leaves(space: spaces.Space, keys: tuple[str, ...] = ()) -> Iterator[
         yield from _action_leaves(sub, (*keys, key))
 
 
-STEP_COLUMNS = (("rewards", np.float32), ("terminations", np.bool_), ("truncations", np.bool_))
-
-
 class FrameSource:
     """Which arrays of an env's observations and info make a recorded frame, and their dataset
     paths: Dict observations by key, a lone uint8 (H, W, 3) image as obs/rgb, other arrays as
@@ -106,9 +103,10 @@ class Recorder(gym.Wrapper):
         obs, info = self.env.reset(seed=seed, options=options)
         attrs = {"seed": -1 if seed is None else seed, **self.episode_attrs}
         self._frames = self._frames or FrameSource(obs, self.info_keys)
+        frame = self._frames.values(obs, info)  # a missing info key stops us before the shard changes
         self._writer = EpisodeWriter(self.shard, self.next_episode, self.block, self.compression, attrs,
-                                     frame_columns=self._frames.columns, step_columns=[*self._actions.columns, *STEP_COLUMNS])
-        self._writer.add_frame_values(self._frames.values(obs, info))
+                                     frame_columns=self._frames.columns, step_columns=[*self._actions.columns, *layout.STEP_COLUMNS])
+        self._writer.add_frame_values(frame)
         self.next_episode += 1
         return obs, info
 

@@ -86,6 +86,7 @@ def test_missing_info_key_is_named(tmp_path):
         rec = Recorder(CountingEnv(), f, info_keys=("pose",))
         with pytest.raises(KeyError, match="no 'pose'"):
             rec.reset(seed=0)
+        assert list(f) == []  # nothing written for the episode that could not start
 
 
 def test_refuses_to_overwrite_an_episode(tmp_path):
