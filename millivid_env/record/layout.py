@@ -126,7 +126,7 @@ class GrowingArray:
     """
 
     def __init__(self, dataset: h5py.Dataset) -> None:
-        self.dataset, self.rows = dataset, dataset.shape[0]
+        self.rows = dataset.shape[0]
         # Read once: each h5py property read costs about as much as a small write.
         self._id, self._dtype, self._row, self._origin = dataset.id, dataset.dtype, dataset.shape[1:], (0,) * (dataset.ndim - 1)
         self._chunk: np.ndarray | None = None

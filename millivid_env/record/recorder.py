@@ -24,12 +24,9 @@ class ActionFlattener:
         leaves = list(_action_leaves(space))
         self.columns = [(prefix + ("/".join(keys) or "action"), dtype) for keys, dtype in leaves]
         self._keys = [keys for keys, _ in leaves]
-        self._flat = [keys[0] for keys in self._keys] if all(len(keys) == 1 for keys in self._keys) else None
 
     def values(self, action: Any) -> list[Any]:
         """The leaves of `action`, in the order of `columns` (as given: the buffer casts them)."""
-        if self._flat is not None:
-            return [action[key] for key in self._flat]
         out = []
         for keys in self._keys:
             value = action

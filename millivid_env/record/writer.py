@@ -22,7 +22,7 @@ class BlockBuffer:
 
     def add(self, fields: Mapping[str, Any]) -> None:
         if self.paths is None:
-            self.paths = tuple(fields)
+            self.paths, self._dtypes = tuple(fields), [None] * len(fields)
         elif fields.keys() != set(self.paths):
             raise ValueError(f"a row with fields {sorted(fields)} in a block of {sorted(self.paths)}")
         self.add_values([fields[path] for path in self.paths])
@@ -33,7 +33,7 @@ class BlockBuffer:
         if not self._arrays:
             if self.paths is None:
                 raise ValueError("add_values before the block's paths are known; declare them or add() a mapping first")
-            for value, dtype in zip(values, self._dtypes or [None] * len(self.paths), strict=True):
+            for value, dtype in zip(values, self._dtypes, strict=True):
                 value = np.asarray(value, dtype)
                 self._arrays.append(np.empty((self.block, *value.shape), value.dtype))
         rows = self.rows
