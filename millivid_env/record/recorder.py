@@ -8,6 +8,7 @@ import h5py
 import numpy as np
 from gymnasium import spaces
 
+from millivid_env.errors import UserError
 from millivid_env.record import layout
 from millivid_env.record.writer import EpisodeWriter
 
@@ -44,6 +45,14 @@ def _action_leaves(space: spaces.Space, keys: tuple[str, ...] = ()) -> Iterator[
         yield from _action_leaves(sub, (*keys, key))
 
 
+class MissingInfoKey(UserError, KeyError):
+    """An info key the recorder was asked to store that the env does not give (a recipe's
+    `info_keys`): a KeyError to code, one line to the command line."""
+
+    def __str__(self) -> str:  # KeyError's own str() would quote the message
+        return str(self.args[0])
+
+
 class FrameSource:
     """Which arrays of an env's observations and info make a recorded frame, and their dataset
     paths: Dict observations by key, a lone uint8 (H, W, 3) image as obs/rgb, other arrays as
@@ -66,7 +75,7 @@ class FrameSource:
         try:
             out.extend([info[key] for key in self.info_keys])
         except KeyError as e:
-            raise KeyError(f"the env's info has no {e.args[0]!r} (it has {sorted(info)}); drop it from info_keys") from None
+            raise MissingInfoKey(f"the env's info has no {e.args[0]!r} (it has {sorted(info)}); drop it from info_keys") from None
         return out
 
 

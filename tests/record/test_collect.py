@@ -57,6 +57,12 @@ def test_unknown_env_in_a_recipe_is_one_clear_error(tmp_path):
         collect(small_recipe(env="millivid/Nope-v0"), tmp_path / "x")
 
 
+def test_an_info_key_the_env_lacks_is_one_clear_error_before_any_worker_starts(tmp_path):
+    with pytest.raises(UserError, match=r"the env's info has no 'nope' \(it has \[.*'pose'.*\]\)"):
+        collect(small_recipe(workers=2, info_keys=("pose", "nope")), tmp_path / "x")
+    assert not (tmp_path / "x").exists()
+
+
 def _progress_reader(stream, seen: list[str]) -> None:
     for chunk in iter(lambda: stream.read(64), b""):
         seen.append(chunk.decode(errors="replace"))
