@@ -1,7 +1,7 @@
 """`FramesInMemory`: every frame of a split, decoded once into RAM, for drawing independent random frames.
 
-Reading a frame from disk decompresses its whole 32-frame chunk, so a streamed batch takes runs of
-consecutive (nearly identical) frames to stay cheap; from memory every frame of a batch can come
+Reading a frame from disk decompresses its whole chunk (one recorded block, 64 frames by default),
+so a streamed batch takes runs of consecutive (nearly identical) frames to stay cheap; from memory every frame of a batch can come
 from a different place at no cost.
 """
 from __future__ import annotations

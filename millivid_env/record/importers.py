@@ -163,7 +163,7 @@ def write_episode(shard, index: int, episode: SourceEpisode, size, block: int, c
 
 
 def import_dataset(fmt: str, src: Path, out: Path, size: tuple[int, int] | None = None,
-                   block: int = 32, compression: str = "blosc-lz4") -> dict:
+                   block: int = layout.BLOCK, compression: str = "blosc-lz4") -> dict:
     if fmt not in FORMATS:
         raise UserError(f"unknown import format {fmt!r}; choose one of {sorted(FORMATS)}")
     src, out = Path(src), Path(out)

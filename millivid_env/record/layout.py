@@ -35,6 +35,11 @@ FRAME_FIELDS = {"pov": "obs/rgb", "depth": "obs/depth", "block_id": "obs/block_i
 STEP_COLUMNS = (("rewards", np.float32), ("terminations", np.bool_), ("truncations", np.bool_))
 STEP_FIELDS = tuple(path for path, _ in STEP_COLUMNS)
 COMPRESSIONS = ("blosc-lz4", "gzip", "lzf", "none")
+# Frames per flushed block, and per compressed chunk. A flush has a fixed cost (~550 us: three
+# chunk writes, the small arrays, H5Fflush), so 64 frames record ~9 us a step cheaper than 32 on
+# 2 cores, for at most 64 frames (3.2 s of game time) lost on a kill and random 16-frame windows
+# ~15% slower to read (they decompress a longer chunk): BENCHMARKS.md, twenty-fourth session.
+BLOCK = 64
 SMALL_ROW_BYTES = 64
 SMALL_ROW_CHUNK = 1024
 # Float arrays stored with this many significant bits (bit rounding, as netCDF's quantize and

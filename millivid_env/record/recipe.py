@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from millivid_env.agents.explorers import EXPLORERS
-from millivid_env.record.layout import compression_options
+from millivid_env.record.layout import BLOCK, compression_options
 from millivid_env.record.recorder import DEFAULT_INFO_KEYS
 
 TABLES = ("dataset", "env_kwargs", "explorer")
@@ -31,7 +31,7 @@ class Recipe:
     frames: int  # steps per episode; each episode stores frames + 1 observations
     seed: int = 0
     workers: int = 1
-    block: int = 32
+    block: int = BLOCK
     compression: str = "blosc-lz4"
     info_keys: tuple[str, ...] = DEFAULT_INFO_KEYS
     name: str = "dataset"

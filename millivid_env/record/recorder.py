@@ -89,7 +89,7 @@ class Recorder(gym.Wrapper):
     `end_episode()` / `close()`.
     """
 
-    def __init__(self, env: gym.Env, shard: h5py.File, block: int = 32, compression: str = "blosc-lz4",
+    def __init__(self, env: gym.Env, shard: h5py.File, block: int = layout.BLOCK, compression: str = "blosc-lz4",
                  info_keys: tuple[str, ...] = DEFAULT_INFO_KEYS) -> None:
         super().__init__(env)
         layout.compression_options(compression)  # fail now on a bad name

@@ -132,4 +132,4 @@ def test_ten_thousand_frame_episode_keeps_memory_flat(tmp_path):
         rec.close()
         assert f["episode_0"]["obs/rgb"].shape == (10_001, 64, 64, 3)
     frame_bytes = 64 * 64 * (3 + 4 + 1)
-    assert peak < 200 * frame_bytes  # a few blocks of 32 frames, never the episode (10,000 frames)
+    assert peak < 200 * frame_bytes  # a few blocks of 64 frames, never the episode (10,000 frames)
