@@ -1,8 +1,8 @@
 """`FramesInMemory`: every frame of a split, decoded once into RAM, for drawing independent random frames.
 
 Reading a frame from disk decompresses its whole chunk (one recorded block, 64 frames by default),
-so a streamed batch takes runs of consecutive (nearly identical) frames to stay cheap; from memory every frame of a batch can come
-from a different place at no cost.
+so a streamed batch takes runs of consecutive (nearly identical) frames to stay cheap; from memory
+every frame of a batch can come from a different place at no cost.
 """
 from __future__ import annotations
 

@@ -38,7 +38,7 @@ COMPRESSIONS = ("blosc-lz4", "gzip", "lzf", "none")
 # Frames per flushed block, and per compressed chunk. A flush has a fixed cost (~550 us: three
 # chunk writes, the small arrays, H5Fflush), so 64 frames record ~9 us a step cheaper than 32 on
 # 2 cores, for at most 64 frames (3.2 s of game time) lost on a kill and random 16-frame windows
-# ~15% slower to read (they decompress a longer chunk): BENCHMARKS.md, twenty-fourth session.
+# 12-15% slower to read (they decompress a longer chunk): BENCHMARKS.md, twenty-fourth session.
 BLOCK = 64
 SMALL_ROW_BYTES = 64
 SMALL_ROW_CHUNK = 1024
