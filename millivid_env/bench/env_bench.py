@@ -2,13 +2,16 @@
 from __future__ import annotations
 
 import itertools
+import os
 import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
 
-from millivid_env.bench.timing import machine, rate
+import numba
+
+from millivid_env.bench.timing import busy_cores, machine, rate
 from millivid_env.envs.actions import HOLD_TICKS, MACRO_ACTIONS, macro_tick_action
 from millivid_env.envs.make import make_env
 from millivid_env.world import Camera, World
@@ -69,6 +72,24 @@ def voxel_steps_per_second(env_id: str, size: tuple[int, int], cfg: EnvBenchConf
     return steps / elapsed
 
 
+def shared_cpu_steps_per_second(size: tuple[int, int], cfg: EnvBenchConfig) -> dict[str, float]:
+    """VoxelWorld steps/s idle and with every core busy running another process, against the goal
+    for the busy case: the one-thread rate times the share of the CPU the env gets."""
+    cores = os.cpu_count() or 1
+    threads = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        one_thread = voxel_steps_per_second("millivid/VoxelWorld-v0", size, cfg)
+    finally:
+        numba.set_num_threads(threads)
+    idle = voxel_steps_per_second("millivid/VoxelWorld-v0", size, cfg)
+    with busy_cores(cores):
+        busy = voxel_steps_per_second("millivid/VoxelWorld-v0", size, cfg)
+    share = cores / (cores + 1)  # the env is one of cores + 1 busy processes
+    return {"idle": idle, "one_thread_idle": one_thread, "busy": busy, "busy_processes": cores,
+            "cpu_share": share, "busy_goal": one_thread * share, "busy_vs_goal": busy / (one_thread * share)}
+
+
 def batch_frames_per_second(cfg: EnvBenchConfig) -> float:
     """Frames/s rendering BATCH different worlds together in one kernel call."""
     worlds = [World.generate(cfg.seed + i) for i in range(BATCH)]
@@ -107,6 +128,7 @@ def run_env_bench(cfg: EnvBenchConfig = EnvBenchConfig()) -> dict[str, Any]:
     voxel256 = voxel_steps_per_second("millivid/VoxelWorld-v0", (256, 256), cfg)
     loop64 = voxel_steps_per_second("millivid/VoxelLoop-v0", (64, 64), cfg)
     batch = batch_frames_per_second(cfg)
+    shared = {f"{h}x{w}": shared_cpu_steps_per_second((h, w), cfg) for h, w in ((64, 64), (256, 256))}
     return {
         "machine": machine(),
         "seconds_per_measurement": cfg.seconds,
@@ -118,6 +140,7 @@ def run_env_bench(cfg: EnvBenchConfig = EnvBenchConfig()) -> dict[str, Any]:
             "voxel_loop_64 (9 ticks per step)": loop64,
         },
         "batch16_frames_per_second_64": batch,
+        "voxel_world_shared_cpu": shared,
         "ratios_vs_crafter_64": {
             "voxel_world_64": voxel64 / crafter,
             "voxel_world_256": voxel256 / crafter,
@@ -126,5 +149,6 @@ def run_env_bench(cfg: EnvBenchConfig = EnvBenchConfig()) -> dict[str, Any]:
         "targets": {
             "voxel_world_64 >= 3x crafter": voxel64 / crafter >= TARGET_64_VS_CRAFTER,
             "voxel_world_256 >= 0.5x crafter": voxel256 / crafter >= TARGET_256_VS_CRAFTER,
+            **{f"voxel_world_{k} busy >= one thread x CPU share": v["busy_vs_goal"] >= 1.0 for k, v in shared.items()},
         },
     }

@@ -1,10 +1,12 @@
 """Shared timing helpers: warm up, then count calls for a fixed wall-clock budget."""
 from __future__ import annotations
 
+import contextlib
+import multiprocessing
 import os
 import platform
 import time
-from typing import Callable
+from typing import Callable, Iterator
 
 
 def rate(fn: Callable[[], object], seconds: float, warmup: int = 3) -> float:
@@ -16,6 +18,27 @@ def rate(fn: Callable[[], object], seconds: float, warmup: int = 3) -> float:
         fn()
         calls += 1
     return calls / elapsed
+
+
+def _spin() -> None:
+    while True:
+        pass
+
+
+@contextlib.contextmanager
+def busy_cores(n: int) -> Iterator[None]:
+    """Run `n` processes that spin on the CPU for the duration: the setting where a trainer, env
+    workers or a model share the cores with what is being timed."""
+    spinners = [multiprocessing.get_context("spawn").Process(target=_spin, daemon=True) for _ in range(n)]
+    for p in spinners:
+        p.start()
+    try:
+        time.sleep(0.5)  # let them start spinning
+        yield
+    finally:
+        for p in spinners:
+            p.terminate()
+            p.join()
 
 
 def cpu_model() -> str:

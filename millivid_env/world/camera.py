@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -12,6 +13,7 @@ from millivid_env.world.raycast import render_views, screen_rays
 from millivid_env.world.world import World
 
 MIN_SIDE, MAX_SIDE = 8, 1024
+_RENDER_LOCK = threading.Lock()  # the kernel's threading layer takes one launch at a time
 
 
 @dataclass(frozen=True)
@@ -42,10 +44,11 @@ class Camera:
         cameras[:, 1] += EYE_HEIGHT
         h, w = self.size
         frames = Frames(np.empty((n, h, w, 3), np.uint8), np.empty((n, h, w), np.float32), np.empty((n, h, w), np.uint8))
-        render_views(
-            blocks, cubes, sky, cameras, block_table().palette, frames.rgb, frames.depth, frames.block_id,
-            *screen_rays(h, w, math.tan(math.radians(self.fov) / 2)), self.view_distance, self.view_distance * self.fog_start,
-        )
+        with _RENDER_LOCK:
+            render_views(
+                blocks, cubes, sky, cameras, block_table().palette, frames.rgb, frames.depth, frames.block_id,
+                *screen_rays(h, w, math.tan(math.radians(self.fov) / 2)), self.view_distance, self.view_distance * self.fog_start,
+            )
         return frames
 
     def render_world(self, world: World, pose: np.ndarray) -> Frames:

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 
+import numba
 import numpy as np
 from numba import njit, prange
 
@@ -24,6 +26,14 @@ CHUNK_BITS = 2
 CHUNK = 1 << CHUNK_BITS  # side of the empty-space skipping grid, in blocks
 PARALLEL = 1e-12  # stands in for a zero direction component
 MAX_LEAP = 8  # largest empty box, in chunks, that the distance field records
+PARALLEL_RAYS = 128 * 128  # frames with fewer rays render on one thread (see render_views)
+
+# numba's default OpenMP layer spins its threads at every barrier: when other processes hold the
+# cores (a trainer, env workers, a model beside the true world) a frame takes 10-20x longer. The
+# work-queue layer sleeps instead. It must be chosen before the first parallel launch, and it
+# refuses concurrent launches, so `Camera.render` serialises calls from Python threads.
+if "NUMBA_THREADING_LAYER" not in os.environ:
+    numba.config.THREADING_LAYER = "workqueue"
 
 
 @njit(cache=True, inline="always")
@@ -207,39 +217,56 @@ def screen_rays(height: int, width: int, tan_half_fov: float) -> tuple[np.ndarra
     return u, v, inv_length
 
 
+@njit(cache=True, fastmath=True, error_model="numpy", inline="always")
+def _render_row(row, blocks, cubes, sky, cameras, palette, rgb, depth, block_id, screen_u, screen_v, inv_length, max_dist, fog_start):
+    """Row `row` of the stacked views (view row // H), written into rgb, depth and block_id."""
+    n_views, height, width = depth.shape
+    # Scattering rows over the image with a stride coprime to the height gives every thread of a
+    # parallel launch (a contiguous range of `row`) its share of cheap sky and costly ground.
+    b, i = row // height, (row % height) * row_stride(height) % height
+    ox, oy, oz, yaw, pitch = cameras[b, 0], cameras[b, 1], cameras[b, 2], cameras[b, 3], cameras[b, 4]
+    fx, fy, fz = view_direction(yaw, pitch)
+    ry, rp = math.radians(yaw), math.radians(pitch)
+    rx, rz = -math.cos(ry), -math.sin(ry)
+    ux, uy, uz = -math.sin(ry) * math.sin(rp), math.cos(rp), math.cos(ry) * math.sin(rp)
+    world, world_cubes, world_sky = blocks[b], cubes[b], sky[b]
+    # From inside water, see through it (tinted) instead of hitting the voxel we stand in.
+    inside = world[int(math.floor(ox)), int(math.floor(oy)), int(math.floor(oz))]
+    skip = WATER if inside == WATER else -1
+    v = screen_v[i]
+    for j in range(width):
+        u, inv_norm = screen_u[j], inv_length[i, j]
+        dx = (fx + u * rx + v * ux) * inv_norm
+        dy = (fy + v * uy) * inv_norm
+        dz = (fz + u * rz + v * uz) * inv_norm
+        block, dist, axis, sign, vx, vy, vz = trace_ray(world, world_cubes, world_sky, ox, oy, oz, dx, dy, dz, max_dist, skip)
+        r, g, bl = _shade_pixel(palette, block, dist, axis, sign, vx, vy, vz, ox, oy, oz, dx, dy, dz, fog_start, max_dist)
+        if skip == WATER:
+            r, g = r * 0.45, g * 0.6
+        rgb[b, i, j, 0], rgb[b, i, j, 1], rgb[b, i, j, 2] = _to_byte(r), _to_byte(g), _to_byte(bl)
+        depth[b, i, j] = dist
+        block_id[b, i, j] = block
+
+
+@njit(cache=True, fastmath=True, error_model="numpy", nogil=True)
+def _render_rows_serial(blocks, cubes, sky, cameras, palette, rgb, depth, block_id, screen_u, screen_v, inv_length, max_dist, fog_start):
+    for row in range(depth.shape[0] * depth.shape[1]):
+        _render_row(row, blocks, cubes, sky, cameras, palette, rgb, depth, block_id, screen_u, screen_v, inv_length, max_dist, fog_start)
+
+
 @njit(cache=True, parallel=True, fastmath=True, error_model="numpy", nogil=True)
-def render_views(blocks, cubes, sky, cameras, palette, rgb, depth, block_id, screen_u, screen_v, inv_length, max_dist, fog_start):
+def _render_rows_parallel(blocks, cubes, sky, cameras, palette, rgb, depth, block_id, screen_u, screen_v, inv_length, max_dist, fog_start):
+    for row in prange(depth.shape[0] * depth.shape[1]):
+        _render_row(row, blocks, cubes, sky, cameras, palette, rgb, depth, block_id, screen_u, screen_v, inv_length, max_dist, fog_start)
+
+
+def render_views(blocks, cubes, sky, cameras, palette, rgb, depth, block_id, screen_u, screen_v, inv_length, max_dist, fog_start) -> None:
     """Render B views at once; blocks (B, X, Y, Z) uint8 with their skip_fields stacked,
     cameras (B, 5) as (x, eye_y, z, yaw, pitch), the pixel rays from screen_rays().
 
     Writes rgb (B, H, W, 3) uint8, depth (B, H, W) float32 in blocks along the ray (sky = max_dist),
-    block_id (B, H, W) uint8 (sky = 0).
+    block_id (B, H, W) uint8 (sky = 0). Fewer than PARALLEL_RAYS rays run on the calling thread:
+    waking other threads costs more than a small frame, and far more when the cores are busy.
     """
-    n_views, height, width = depth.shape
-    # Each thread gets a contiguous range of `row`; scattering rows over the image with a stride
-    # coprime to the height gives every thread its share of cheap sky and costly ground.
-    stride = row_stride(height)
-    for row in prange(n_views * height):
-        b, i = row // height, (row % height) * stride % height
-        ox, oy, oz, yaw, pitch = cameras[b, 0], cameras[b, 1], cameras[b, 2], cameras[b, 3], cameras[b, 4]
-        fx, fy, fz = view_direction(yaw, pitch)
-        ry, rp = math.radians(yaw), math.radians(pitch)
-        rx, rz = -math.cos(ry), -math.sin(ry)
-        ux, uy, uz = -math.sin(ry) * math.sin(rp), math.cos(rp), math.cos(ry) * math.sin(rp)
-        world, world_cubes, world_sky = blocks[b], cubes[b], sky[b]
-        # From inside water, see through it (tinted) instead of hitting the voxel we stand in.
-        inside = world[int(math.floor(ox)), int(math.floor(oy)), int(math.floor(oz))]
-        skip = WATER if inside == WATER else -1
-        v = screen_v[i]
-        for j in range(width):
-            u, inv_norm = screen_u[j], inv_length[i, j]
-            dx = (fx + u * rx + v * ux) * inv_norm
-            dy = (fy + v * uy) * inv_norm
-            dz = (fz + u * rz + v * uz) * inv_norm
-            block, dist, axis, sign, vx, vy, vz = trace_ray(world, world_cubes, world_sky, ox, oy, oz, dx, dy, dz, max_dist, skip)
-            r, g, bl = _shade_pixel(palette, block, dist, axis, sign, vx, vy, vz, ox, oy, oz, dx, dy, dz, fog_start, max_dist)
-            if skip == WATER:
-                r, g = r * 0.45, g * 0.6
-            rgb[b, i, j, 0], rgb[b, i, j, 1], rgb[b, i, j, 2] = _to_byte(r), _to_byte(g), _to_byte(bl)
-            depth[b, i, j] = dist
-            block_id[b, i, j] = block
+    kernel = _render_rows_parallel if depth.size >= PARALLEL_RAYS and numba.get_num_threads() > 1 else _render_rows_serial
+    kernel(blocks, cubes, sky, cameras, palette, rgb, depth, block_id, screen_u, screen_v, inv_length, max_dist, fog_start)

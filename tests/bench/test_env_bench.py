@@ -27,3 +27,12 @@ def test_env_bench_reports_ratios_against_crafter_from_the_same_run():
     assert ratios["voxel_world_256"] == steps["voxel_world_256"] / steps["crafter_64"]
     assert result["targets"]["voxel_world_64 >= 3x crafter"] == (ratios["voxel_world_64"] >= 3.0)
     assert result["voxel_walks"] == {"worlds": 2, "ticks_per_walk": HOLD_TICKS * 2, "policy": "70% forward+jump, 15% each turn"}
+
+
+def test_env_bench_times_the_world_with_every_core_busy_against_its_share_of_one_thread():
+    result = run_env_bench(EnvBenchConfig(seconds=0.05, worlds=1, walk_ticks=HOLD_TICKS * 2))
+    for size, shared in result["voxel_world_shared_cpu"].items():
+        assert shared["busy_processes"] >= 1 and 0 < shared["cpu_share"] < 1
+        assert shared["busy_goal"] == shared["one_thread_idle"] * shared["cpu_share"]
+        assert shared["busy_vs_goal"] == shared["busy"] / shared["busy_goal"]
+        assert result["targets"][f"voxel_world_{size} busy >= one thread x CPU share"] == (shared["busy_vs_goal"] >= 1.0)

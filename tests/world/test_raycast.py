@@ -76,3 +76,44 @@ def test_batched_views_equal_single_views(world):
 def test_bad_resolutions_are_refused_with_the_value(size):
     with pytest.raises(ValueError, match="size must be"):
         Camera(size=size)
+
+
+def test_parallel_renders_use_a_threading_layer_that_sleeps_even_with_torch_loaded_first():
+    """OpenMP's spinning barriers made a frame 10-20x slower whenever other processes held the cores."""
+    import subprocess
+    import sys
+
+    code = ("import torch, numpy as np, millivid_env, numba\n"
+            "from millivid_env.world import Camera, World\n"
+            "w = World.generate(0)\n"
+            "Camera(size=(128, 128)).render_world(w, np.array([*w.spawn_point(np.random.default_rng(0)), 0.0, 0.0]))\n"
+            "print(numba.threading_layer())")
+    env = {k: v for k, v in __import__("os").environ.items() if k != "NUMBA_THREADING_LAYER"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.split()[-1] == "workqueue"
+
+
+def test_serial_and_parallel_kernels_render_the_same_pixels(flat_world):
+    from millivid_env.world import raycast
+
+    pose = np.array([32.5, 8.0, 32.5, 30.0, 10.0])
+    small = raycast.PARALLEL_RAYS
+    try:
+        raycast.PARALLEL_RAYS = 10**9
+        serial = Camera(size=(128, 128)).render_world(flat_world, pose)
+        raycast.PARALLEL_RAYS = 1
+        parallel = Camera(size=(128, 128)).render_world(flat_world, pose)
+    finally:
+        raycast.PARALLEL_RAYS = small
+    for name in ("rgb", "depth", "block_id"):
+        assert np.array_equal(getattr(serial, name), getattr(parallel, name))
+
+
+def test_renders_from_several_python_threads_at_once_match_one_at_a_time(flat_world):
+    from concurrent.futures import ThreadPoolExecutor
+
+    camera = Camera(size=(128, 128))
+    poses = [np.array([32.5, 8.0, 32.5, yaw, 0.0]) for yaw in range(0, 360, 45)]
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(lambda p: camera.render_world(flat_world, p).rgb, poses))
+    assert all(np.array_equal(t, camera.render_world(flat_world, p).rgb) for t, p in zip(together, poses))
