@@ -1,5 +1,7 @@
 """The one error type commands report as a single line (bad input, never a bug)."""
 
 
-class UserError(Exception):
-    """Bad input from the user: a path, a value, a file. Reported without a traceback."""
+class UserError(ValueError):
+    """Bad input from the user: a path, a value, a file, an action. `millivid` reports it in one
+    line; any other exception is a bug and keeps its traceback. A ValueError, as Gymnasium and
+    NumPy raise for bad arguments, so callers catching those catch it too."""

@@ -14,6 +14,7 @@ import numpy as np
 from gymnasium import spaces
 
 from millivid_env.envs.actions import HOLD_TICKS, MACRO_ACTIONS, TURN_DEGREES, macro_tick_action
+from millivid_env.errors import UserError
 
 FORWARD, LEFT, RIGHT = range(len(MACRO_ACTIONS))
 
@@ -33,7 +34,7 @@ class Explorer:
         elif isinstance(action_space, spaces.Dict) and "camera" in action_space.spaces:
             self.per_tick = True
         else:
-            raise ValueError(f"explorers drive Discrete(3) macro or MineRL-style Dict action spaces, got {action_space}")
+            raise UserError(f"explorers drive Discrete(3) macro or MineRL-style Dict action spaces, got {action_space}")
         self.seed = seed
         self.reset()
 
@@ -173,5 +174,5 @@ EXPLORERS = {"random": RandomWalk, "look_around": LookAround, "revisit": Revisit
 
 def make_explorer(name: str, action_space: spaces.Space, seed: int | None = None, **kwargs: Any) -> Explorer | UniformRandom:
     if name not in EXPLORERS:
-        raise ValueError(f"unknown explorer {name!r}; choose one of {sorted(EXPLORERS)}")
+        raise UserError(f"unknown explorer {name!r}; choose one of {sorted(EXPLORERS)}")
     return EXPLORERS[name](action_space, seed=seed, **kwargs)

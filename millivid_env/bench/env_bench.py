@@ -14,6 +14,7 @@ import numba
 from millivid_env.bench.timing import busy_cores, machine, rate
 from millivid_env.envs.actions import HOLD_TICKS, MACRO_ACTIONS, macro_tick_action
 from millivid_env.envs.make import make_env
+from millivid_env.errors import UserError
 from millivid_env.world import Camera, World
 
 TARGET_64_VS_CRAFTER = 3.0
@@ -110,7 +111,7 @@ def crafter_steps_per_second(cfg: EnvBenchConfig) -> float:
     try:
         import crafter
     except ImportError:
-        raise ValueError("the reference needs Crafter: pip install 'millivid-env[dev]' (or pip install crafter)") from None
+        raise UserError("the reference needs Crafter: pip install 'millivid-env[dev]' (or pip install crafter)") from None
     env = crafter.Env(size=(64, 64), seed=cfg.seed)
     env.reset()
     actions = list(np.random.default_rng(cfg.seed).integers(0, env.action_space.n, 512))

@@ -12,11 +12,14 @@ import torch
 from millivid_env.bench.degraded_originals import degraded_scores
 from millivid_env.bench.timing import machine
 from millivid_env.data.windows import WindowDataset
+from millivid_env.errors import UserError
 from millivid_env.metrics.psnr import psnr
 from millivid_env.metrics.semantic import PaletteClassifier, landmark_iou_by_cover, semantic_mask, semantic_scores
 from millivid_env.metrics.ssim import ssim
 from millivid_env.models.tokenizer import Tokenizer, TokenizerConfig, get_config, load_tokenizer
-from millivid_env.models.tokenizer_training import frame_batches, to_images, to_uint8, tokenizer_loss
+from millivid_env.models.tokenizer_training import decoded_prefixes, frame_batches, to_images, to_uint8, tokenizer_loss
+from millivid_env.models.trainer import TrainConfig, autocast_for, training_step
+from millivid_env.record import layout
 from millivid_env.viz import contact_sheet, label, write_png
 from millivid_env.world import Camera, block_table
 from millivid_env.world.raycast import SKY_HORIZON
@@ -33,15 +36,14 @@ class TokenizerBenchConfig:
 def held_out_frames(root: Path, count: int, parity: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """rgb (N, H, W, 3), block_id (N, H, W), depth (N, H, W) and episode names (N,) spread over episodes of
     one parity (odd: evaluate, even: fit the palette), so the colour lookup never sees an evaluated frame."""
-    windows = WindowDataset(root, 1, split="all", fields=("rgb", "obs"))
+    windows = WindowDataset(root, 1, split="all", fields=("rgb", layout.OBS))
     names = [windows.locate(i)[0].name for i in range(len(windows))]
     picks = [i for i, name in enumerate(names) if name.endswith(tuple("13579" if parity else "02468"))]
     picks = [picks[int(j)] for j in np.linspace(0, len(picks) - 1, min(count, len(picks)))]
-    items = [windows[i] for i in picks]
-    if not items or "obs/block_id" not in items[0] or "obs/depth" not in items[0]:
-        raise ValueError(f"{root}: need episodes with obs/block_id and obs/depth on both odd and even indices")
-    episodes = np.array([names[i] for i in picks])
-    return (*(np.concatenate([it[k].numpy() for it in items]) for k in ("rgb", "obs/block_id", "obs/depth")), episodes)
+    picked = windows.frames(picks)
+    if not picks or layout.BLOCK_ID not in picked or layout.DEPTH not in picked:
+        raise UserError(f"{root}: need episodes with {layout.BLOCK_ID} and {layout.DEPTH} on both odd and even indices")
+    return picked["rgb"], picked[layout.BLOCK_ID], picked[layout.DEPTH], np.array([names[i] for i in picks])
 
 
 def class_map_scores(classes: np.ndarray, truth: np.ndarray, mask: np.ndarray) -> dict[str, Any]:
@@ -55,18 +57,15 @@ def prefix_scores(model: Tokenizer, rgb: np.ndarray, truth: np.ndarray, mask: np
     prefix, and the PSNR of every frame with all levels. A tokenizer with a class head also gets
     the scores of its class map ("class_head")."""
     images = to_images(torch.from_numpy(rgb))
-    latents = [torch.cat(z) for z in zip(*(model.encode(images[i:i + 256]) for i in range(0, len(images), 256)))]
     head = model.decoder.classes
     rows, recons, maps = [], [], []
-    for keep in range(1, model.cfg.levels + 1):
-        outputs = [model.decoder([z[i:i + 256] for z in latents], keep, classes=head is not None) for i in range(0, len(images), 256)]
-        recon = torch.cat([o[0] for o in outputs] if head else outputs)
+    for keep, recon, logits in decoded_prefixes(model, images, classes=head is not None):
         classes = palette(to_uint8(recon))
         frame_psnr = psnr(recon, images)
         rows.append({"levels": keep, "psnr": frame_psnr.mean().item(), "ssim": ssim(recon.clamp(0, 1), images).mean().item(),
                      **class_map_scores(classes, truth, mask)})
         if head:
-            maps.append(torch.cat([head.block_ids_of(o[1]) for o in outputs]).numpy().astype(np.uint8))
+            maps.append(head.block_ids_of(logits).numpy().astype(np.uint8))
             rows[-1]["class_head"] = class_map_scores(maps[-1], truth, mask)
         recons.append(to_uint8(recon))
     return rows, recons, maps, frame_psnr.numpy()
@@ -92,17 +91,15 @@ def speed(model: Tokenizer, rgb: np.ndarray, batch: int) -> tuple[float, float]:
 
 
 def training_frames_per_second(dataset: Path, seconds: float, batch: int = 32, warmup: int = 2) -> float:
-    """Frames/s that default-config tokenizer training consumes here: forward, loss, backward and an
-    AdamW step on random batches of `dataset`, after `warmup` untimed steps."""
-    model = Tokenizer(get_config("default"))
-    optimizer = torch.optim.AdamW(model.parameters())
+    """Frames/s that default-config tokenizer training consumes here: the trainer's step (forward,
+    loss, backward, clipping, AdamW) on random batches of `dataset`, after `warmup` untimed steps."""
+    model, cfg = Tokenizer(get_config("default")), TrainConfig()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     batches = frame_batches(dataset, batch, "all", 0, torch.device("cpu"))
+    autocast = autocast_for(torch.device("cpu"))
 
     def step() -> None:
-        loss, _ = tokenizer_loss(model, next(batches))
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+        training_step(model, optimizer, tokenizer_loss, next(batches), cfg.lr, cfg.grad_clip, autocast)
 
     for _ in range(warmup):
         step()

@@ -5,8 +5,6 @@ import argparse
 import os
 import sys
 
-import gymnasium as gym
-
 from millivid_env.cli import (
     bench, collect, encode, export_minari, import_dataset, inspect_dataset, play, render, train_tokenizer, verify, walk,
 )
@@ -18,8 +16,6 @@ COMMANDS = {
     "train-tokenizer": train_tokenizer, "encode": encode,
     "render": render, "walk": walk, "play": play, "bench": bench,
 }
-# Errors caused by what the user passed in; anything else is a bug and keeps its traceback.
-USER_ERRORS = (UserError, ValueError, FileNotFoundError, PermissionError, gym.error.Error)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.run(args) or 0
-    except USER_ERRORS as e:
+    except UserError as e:  # what the user passed in; anything else is a bug and keeps its traceback
         if os.environ.get("MILLIVID_DEBUG"):
             raise
         message = str(e).splitlines()[0] if str(e) else type(e).__name__

@@ -11,16 +11,18 @@ import numpy as np
 import torch
 
 from millivid_env.cli import options
-from millivid_env.errors import UserError
+from millivid_env.cli.config_flags import add_config_flags, with_flags
 from millivid_env.data.frames import available_memory, memory_needed
 from millivid_env.data.windows import WindowDataset
-from millivid_env.models.tokenizer import ACTIVATIONS, PRESETS, PYRAMIDS, Tokenizer, get_config, tokenizer_config
+from millivid_env.errors import UserError
+from millivid_env.models.tokenizer import PRESETS, Tokenizer, TokenizerConfig, get_config, tokenizer_config
 from millivid_env.models.palette_loss import PaletteLoss, fitted_palette
 from millivid_env.models.tokenizer_training import frame_batches, prefix_psnr, to_images, tokenizer_loss
 from millivid_env.models import checkpoint
 from millivid_env.models.trainer import TrainConfig, setup_distributed, train
 
 VALIDATION_FRAMES = 256
+HEAD_PREFIX = "decoder.classes."  # the class head's weights
 MEMORY_SHARE = 0.5  # of the available RAM that --frames auto may fill, leaving room for the model and the OS
 
 
@@ -40,38 +42,9 @@ def frames_in_memory(mode: str, root: Path, explorers: tuple[str, ...], copies: 
 def add_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", required=True, help="dataset folder")
     p.add_argument("--out", required=True, help="run folder for checkpoints")
-    p.add_argument("--steps", type=options.positive_int, default=TrainConfig.steps)
     p.add_argument("--batch", type=options.positive_int, default=32)
-    p.add_argument("--lr", type=float, default=TrainConfig.lr)
-    p.add_argument("--final-lr", type=options.unit_fraction, default=TrainConfig.final_lr,
-                   help="fraction of --lr the cosine schedule ends at")
-    p.add_argument("--preset", choices=sorted(PRESETS), default="default")
-    p.add_argument("--pyramid", choices=PYRAMIDS, default=None, help="'cascaded' for the paper's ablation")
-    p.add_argument("--activation", choices=sorted(ACTIVATIONS), default=None, help="default: the preset's")
-    p.add_argument("--token-blocks", type=options.positive_int, default=None,
-                   help="residual blocks at each token level of the decoder (default: the preset's)")
-    p.add_argument("--encoder-blocks", type=options.non_negative_int, default=None,
-                   help="residual blocks at each token level of the encoder (default: the preset's)")
-    p.add_argument("--pixel-blocks", type=options.positive_int, default=None,
-                   help="residual blocks after each upsampling to full resolution (default: the preset's)")
-    p.add_argument("--pixel-width", type=options.positive_int, default=None,
-                   help="narrowest width of the decoder's upsampling stages (default: the preset's)")
-    p.add_argument("--eval-every", type=options.positive_int, default=TrainConfig.eval_every)
-    p.add_argument("--ema", type=options.unit_fraction, default=TrainConfig.ema,
-                   help="decay of the weight average that is validated and saved (0: save the raw weights)")
-    p.add_argument("--keep-all", type=options.unit_fraction, default=None,
-                   help="share of each batch that decodes from every level (default: the preset's or --init run's; "
-                        "0: all prefixes equally often)")
-    p.add_argument("--palette-weight", type=options.non_negative_float, default=None,
-                   help="weight of the block-class colour loss (default: the preset's or --init run's)")
-    p.add_argument("--class-head", action=argparse.BooleanOptionalAction, default=None,
-                   help="the decoder also reads out block-class logits per pixel (default: the preset's or --init run's; "
-                        "added to an --init run without one, it starts fresh)")
-    p.add_argument("--class-weight", type=options.non_negative_float, default=None,
-                   help="weight of the class head's cross-entropy against the block ids (default: the preset's or --init run's)")
-    p.add_argument("--class-scales", type=options.positive_int, default=None,
-                   help="decoder resolutions the class head reads, counted from full resolution (default: the preset's or --init run's; "
-                        "a different number from the --init run's starts the head fresh)")
+    p.add_argument("--preset", choices=sorted(PRESETS), default="default",
+                   help="the base config (--init RUN or --resume: that run's); flags below override its fields")
     p.add_argument("--freeze-tokenizer", action="store_true",
                    help="train only the class head on the --init run's frozen encoder and decoder (its images do not change)")
     p.add_argument("--init", type=Path, default=None, metavar="RUN",
@@ -83,6 +56,8 @@ def add_parser(p: argparse.ArgumentParser) -> None:
                         "independent frames; 'disk' streams runs of consecutive frames; 'auto' (default): memory "
                         f"when it needs at most {MEMORY_SHARE * 100:.0f}%% of the available RAM")
     p.add_argument("--resume", action="store_true")
+    add_config_flags(p, TokenizerConfig)
+    add_config_flags(p, TrainConfig)
     p.set_defaults(run=run)
 
 
@@ -94,7 +69,7 @@ def validation_frames(root: Path) -> torch.Tensor:
     if len(windows) == 0:
         raise UserError(f"{root}: no complete episodes to validate on")
     picks = np.linspace(0, len(windows) - 1, min(VALIDATION_FRAMES, len(windows))).astype(int)
-    return to_images(torch.stack([windows[int(i)]["rgb"] for i in picks]))
+    return to_images(torch.from_numpy(windows.frames(picks)["rgb"]))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -109,31 +84,23 @@ def run(args: argparse.Namespace) -> int:
         cfg = tokenizer_config(out)
     else:
         base = tokenizer_config(args.init) if args.init else get_config(args.preset)
-        overrides = {"pyramid": args.pyramid, "activation": args.activation, "token_blocks": args.token_blocks,
-                     "encoder_blocks": args.encoder_blocks,
-                     "pixel_blocks": args.pixel_blocks, "pixel_width": args.pixel_width,
-                     "palette_weight": args.palette_weight, "keep_all": args.keep_all,
-                     "class_head": args.class_head, "class_weight": args.class_weight, "class_scales": args.class_scales}
-        try:
-            cfg = replace(base, **{k: v for k, v in overrides.items() if v is not None})
-        except ValueError as e:
-            raise UserError(str(e)) from None
+        cfg = with_flags(base, args)
     if args.freeze_tokenizer and not (cfg.class_head and cfg.class_weight):
         raise UserError("--freeze-tokenizer trains only the class head: it needs --class-head and a --class-weight above 0")
     if args.freeze_tokenizer and not (args.init or resuming):
         raise UserError("--freeze-tokenizer needs --init RUN: the trained tokenizer whose features the class head reads")
-    train_cfg = TrainConfig(steps=args.steps, lr=args.lr, final_lr=args.final_lr, eval_every=args.eval_every, seed=ddp.rank, ema=args.ema)
+    train_cfg = with_flags(TrainConfig(), args)
+    train_cfg = replace(train_cfg, seed=train_cfg.seed + ddp.rank)
     torch.manual_seed(train_cfg.seed)
     model = Tokenizer(cfg)
     if args.init and not resuming:
-        new_head = cfg.class_head and (not base.class_head or base.class_scales != cfg.class_scales)
-        fresh = [k for k in model.state_dict() if k.startswith("decoder.classes.")] if new_head else []
-        checkpoint.load_weights(args.init, model, fresh)
-        if fresh and ddp.main:
+        new_head = cfg.class_head and (not base.class_head or base.head_scales != cfg.head_scales)
+        checkpoint.load_weights(args.init, model, fresh=HEAD_PREFIX if new_head else None)
+        if new_head and ddp.main:
             print(f"{args.init} has {'a different' if base.class_head else 'no'} class head; the new one starts fresh")
     if args.freeze_tokenizer:
         for name, parameter in model.named_parameters():
-            parameter.requires_grad_(name.startswith("decoder.classes."))
+            parameter.requires_grad_(name.startswith(HEAD_PREFIX))
     val = validation_frames(Path(args.data)).to(ddp.device)
     if val.shape[-1] != cfg.image_size or val.shape[-2] != cfg.image_size:
         source = f"the tokenizer in {args.init}" if args.init else f"preset {args.preset!r}"

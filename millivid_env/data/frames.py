@@ -19,8 +19,6 @@ from millivid_env.data.windows import no_frames, split_episodes
 from millivid_env.errors import UserError
 from millivid_env.record import layout
 
-RGB = "obs/rgb"
-BLOCK_ID = "obs/block_id"
 
 
 def available_memory() -> int:
@@ -39,7 +37,7 @@ def frame_shapes(refs: list[layout.EpisodeRef]) -> dict[str, tuple[int, ...]]:
     """Per-frame shapes of the RGB frames and block ids the first episode stores."""
     with layout.open_shard(refs[0].shard) as f:
         first = f[refs[0].name]
-        return {p: first[p].shape[1:] for p in (RGB, BLOCK_ID) if p in first}
+        return {p: first[p].shape[1:] for p in (layout.RGB, layout.BLOCK_ID) if p in first}
 
 
 def memory_needed(root: Path, split: str, explorers: tuple[str, ...] = ()) -> int:
@@ -59,8 +57,8 @@ class FramesInMemory:
         if not refs:
             raise no_frames(root, split, explorers)
         shapes = frame_shapes(refs)
-        if RGB not in shapes:
-            raise UserError(f"{refs[0].shard}: {refs[0].name} has no {RGB}")
+        if layout.RGB not in shapes:
+            raise UserError(f"{refs[0].shard}: {refs[0].name} has no {layout.RGB}")
         self.paths = [p for p in shapes if all(p in group for _, group in episodes(refs))]
         total = sum(r.steps for r in refs)
         self.arrays = {p: np.empty((total, *shapes[p]), np.uint8) for p in self.paths}
@@ -75,7 +73,7 @@ class FramesInMemory:
             row += ref.steps
 
     def __len__(self) -> int:
-        return len(self.arrays[RGB])
+        return len(self.arrays[layout.RGB])
 
     def sample(self, rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
         """`n` frames drawn uniformly with replacement: {"obs/rgb": (n, H, W, 3), "obs/block_id": (n, H, W)}."""

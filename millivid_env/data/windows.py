@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 import zlib
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import h5py
 import numpy as np
@@ -87,12 +87,18 @@ class WindowDataset(Dataset):
         rows = slice(start, start + self.window)
         item: dict[str, Any] = {"episode": layout.episode_index(ref.name), "start": start}
         for path in layout.frame_paths(group) + layout.action_paths(group):
-            name = "rgb" if path == "obs/rgb" else path
+            name = "rgb" if path == layout.RGB else path
             if name in self.fields or name.split("/")[0] in self.fields:
                 item[name] = torch.from_numpy(np.ascontiguousarray(group[path][rows]))
         if "pose" in item:
             item["pose"] = item["pose"].float()
         return item
+
+    def frames(self, picks: Sequence[int]) -> dict[str, np.ndarray]:
+        """The windows at `picks` with each field joined along time: (len(picks) * window, ...)."""
+        items = [self[int(i)] for i in picks]
+        fields = [k for k in (items[0] if items else {}) if k not in ("episode", "start")]
+        return {k: np.concatenate([it[k].numpy() for it in items]) for k in fields}
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)

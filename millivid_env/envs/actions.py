@@ -6,6 +6,8 @@ from typing import Any, Mapping
 import numpy as np
 from gymnasium import spaces
 
+from millivid_env.errors import UserError
+
 BUTTONS = ("forward", "back", "left", "right", "jump", "sneak", "sprint", "attack", "use")
 CAMERA_LIMIT = 180.0  # degrees per step, [pitch, yaw]
 
@@ -29,25 +31,25 @@ def noop() -> dict[str, Any]:
 def validate(action: Any) -> dict[str, Any]:
     """Check a Dict action quickly and say exactly what is wrong; missing buttons count as 0."""
     if not isinstance(action, Mapping):
-        raise ValueError(f"action must be a dict with keys {BUTTONS + ('camera',)}, got {type(action).__name__}")
+        raise UserError(f"action must be a dict with keys {BUTTONS + ('camera',)}, got {type(action).__name__}")
     unknown = set(action) - set(BUTTONS) - {"camera"}
     if unknown:
-        raise ValueError(f"unknown action keys {sorted(unknown)}; valid keys are {BUTTONS + ('camera',)}")
+        raise UserError(f"unknown action keys {sorted(unknown)}; valid keys are {BUTTONS + ('camera',)}")
     for b in BUTTONS:
         if action.get(b, 0) not in (0, 1):
-            raise ValueError(f"action[{b!r}] must be 0 or 1, got {action[b]!r}")
+            raise UserError(f"action[{b!r}] must be 0 or 1, got {action[b]!r}")
     camera = np.asarray(action.get("camera", (0.0, 0.0)), np.float64)
     if camera.shape != (2,):
-        raise ValueError(f"action['camera'] must have shape (2,) as [pitch, yaw] degrees, got shape {camera.shape}")
+        raise UserError(f"action['camera'] must have shape (2,) as [pitch, yaw] degrees, got shape {camera.shape}")
     if not np.all(np.isfinite(camera)) or np.any(np.abs(camera) > CAMERA_LIMIT):
-        raise ValueError(f"action['camera'] must be finite degrees within +-{CAMERA_LIMIT}, got {camera.tolist()}")
+        raise UserError(f"action['camera'] must be finite degrees within +-{CAMERA_LIMIT}, got {camera.tolist()}")
     return action
 
 
 def macro_tick_action(macro: int) -> dict[str, Any]:
     """The per-tick Dict action of a macro action (the turn is spread evenly over its ticks)."""
     if macro not in range(len(MACRO_ACTIONS)):
-        raise ValueError(f"macro action must be an int in [0, {len(MACRO_ACTIONS)}), got {macro!r}")
+        raise UserError(f"macro action must be an int in [0, {len(MACRO_ACTIONS)}), got {macro!r}")
     action = noop()
     if MACRO_ACTIONS[macro] == "forward_jump":
         action["forward"] = action["jump"] = 1

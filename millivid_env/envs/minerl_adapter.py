@@ -13,6 +13,7 @@ import numpy as np
 from gymnasium import spaces
 
 from millivid_env.envs.actions import BUTTONS, action_space, validate
+from millivid_env.errors import UserError
 
 INSTALL_HINT = (
     "millivid/MineRL-v0 needs MineRL, which is not installed: run `pip install 'millivid-env[minerl]'` "
@@ -31,7 +32,7 @@ def pose_from_minerl(obs: Mapping[str, Any]) -> np.ndarray:
 def pov_from_minerl(obs: Mapping[str, Any], size: tuple[int, int]) -> np.ndarray:
     pov = np.asarray(obs["pov"], np.uint8)
     if pov.ndim != 3 or pov.shape[2] != 3:
-        raise ValueError(f"MineRL pov must be (H, W, 3) uint8, got shape {pov.shape}")
+        raise UserError(f"MineRL pov must be (H, W, 3) uint8, got shape {pov.shape}")
     if pov.shape[:2] != tuple(size):
         pov = cv2.resize(pov, (size[1], size[0]), interpolation=cv2.INTER_AREA)
     return pov

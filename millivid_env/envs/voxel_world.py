@@ -8,6 +8,7 @@ import numpy as np
 from gymnasium import spaces
 
 from millivid_env.envs.actions import HOLD_TICKS, MACRO_ACTIONS, action_space, macro_tick_action, validate
+from millivid_env.errors import UserError
 from millivid_env.world import Camera, World, WorldConfig, block_table
 from millivid_env.world.blocks import PLANKS, WATER
 from millivid_env.world.physics import EYE_HEIGHT, IN_WATER, X, Y, Z, new_state, tick
@@ -44,7 +45,7 @@ class VoxelWorldEnv(gym.Env):
         if world_seed is not None:
             check_seed(world_seed)
         if render_mode not in (None, "rgb_array"):
-            raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
+            raise UserError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
         self.world_seed = world_seed
         self.place_id = block_table().id(place_block)
         self.render_mode = render_mode
@@ -77,10 +78,10 @@ class VoxelWorldEnv(gym.Env):
         pose = np.asarray(pose, np.float64)
         sx, sy, sz = self.world_config.size
         if pose.shape != (5,) or not np.all(np.isfinite(pose)):
-            raise ValueError(f"options['pose'] must be 5 finite numbers (x, y, z, yaw, pitch), got {pose.tolist()}")
+            raise UserError(f"options['pose'] must be 5 finite numbers (x, y, z, yaw, pitch), got {pose.tolist()}")
         x, y, z, yaw, pitch = pose
         if not (0 < x < sx and 0 <= y < sy and 0 < z < sz) or abs(pitch) > 90:
-            raise ValueError(f"options['pose'] {pose.tolist()} is outside the {sx}x{sy}x{sz} world or has |pitch| > 90")
+            raise UserError(f"options['pose'] {pose.tolist()} is outside the {sx}x{sy}x{sz} world or has |pitch| > 90")
         return float(x), float(y), float(z), wrap_yaw(float(yaw)), float(pitch)
 
     def step(self, action: dict[str, Any]):
@@ -135,7 +136,7 @@ class VoxelLoopEnv(VoxelWorldEnv):
     def __init__(self, hold_ticks: int = HOLD_TICKS, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if not isinstance(hold_ticks, int) or hold_ticks < 1:
-            raise ValueError(f"hold_ticks must be a positive int, got {hold_ticks!r}")
+            raise UserError(f"hold_ticks must be a positive int, got {hold_ticks!r}")
         self.hold_ticks = hold_ticks
         self.action_space = spaces.Discrete(len(MACRO_ACTIONS))
         self._ticks = [macro_tick_action(m) for m in range(len(MACRO_ACTIONS))]
@@ -145,7 +146,7 @@ class VoxelLoopEnv(VoxelWorldEnv):
 
     def step(self, action: int):
         if not self.action_space.contains(action):
-            raise ValueError(f"action must be an int in [0, {len(MACRO_ACTIONS)}) {MACRO_ACTIONS}, got {action!r}")
+            raise UserError(f"action must be an int in [0, {len(MACRO_ACTIONS)}) {MACRO_ACTIONS}, got {action!r}")
         for _ in range(self.hold_ticks):
             self._tick(self._ticks[int(action)])
         obs, info = self._observe()
@@ -154,4 +155,4 @@ class VoxelLoopEnv(VoxelWorldEnv):
 
 def check_seed(seed: Any) -> None:
     if not isinstance(seed, (int, np.integer)) or not 0 <= seed <= MAX_SEED:
-        raise ValueError(f"seed must be an int in [0, 2**63 - 1], got {seed!r}")
+        raise UserError(f"seed must be an int in [0, 2**63 - 1], got {seed!r}")

@@ -6,13 +6,14 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
-from typing import Any, Collection
+from typing import Any
 
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from millivid_env.errors import UserError
+
 
 MODEL_FILE, CONFIG_FILE = "model.safetensors", "config.json"
 TRAINER_FILE, TRAINER_JSON = "trainer.safetensors", "trainer.json"
@@ -46,9 +47,10 @@ def read_config(folder: Path) -> dict[str, Any]:
         raise UserError(f"{path}: invalid JSON ({e.msg} at line {e.lineno})") from None
 
 
-def load_weights(folder: Path, model: torch.nn.Module, fresh: Collection[str] = ()) -> None:
+def load_weights(folder: Path, model: torch.nn.Module, fresh: str | None = None) -> None:
     """Load model.safetensors into `model`, naming every missing, unexpected or misshapen tensor.
-    Tensors named in `fresh` (a head added to a trained model) keep the model's own values and are not checked."""
+    Tensors whose names start with `fresh` (a head added to or changed in a trained model), in the
+    file or in the model, are not loaded: the model keeps its own values."""
     path = Path(folder) / MODEL_FILE
     if not path.exists():
         raise UserError(f"{folder}: no checkpoint here (missing {MODEL_FILE})")
@@ -56,8 +58,8 @@ def load_weights(folder: Path, model: torch.nn.Module, fresh: Collection[str] = 
         tensors = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as e:
         raise UserError(f"{path}: not a readable safetensors file ({e})") from None
-    tensors = {k: v for k, v in tensors.items() if k not in fresh}
-    expected = {k: v for k, v in model.state_dict().items() if k not in fresh}
+    tensors = {k: v for k, v in tensors.items() if not (fresh and k.startswith(fresh))}
+    expected = {k: v for k, v in model.state_dict().items() if not (fresh and k.startswith(fresh))}
     problems = [f"missing {k}" for k in expected if k not in tensors]
     problems += [f"unexpected {k}" for k in tensors if k not in expected]
     problems += [f"{k} is {tuple(tensors[k].shape)}, the model needs {tuple(v.shape)}"
@@ -65,7 +67,7 @@ def load_weights(folder: Path, model: torch.nn.Module, fresh: Collection[str] = 
     if problems:
         more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
         raise UserError(f"{path} does not fit this model: {'; '.join(problems[:3])}{more}")
-    model.load_state_dict(tensors, strict=not fresh)
+    model.load_state_dict(tensors, strict=fresh is None)
 
 
 def save_trainer(folder: Path, optimizer: torch.optim.Optimizer, step: int, extra: dict[str, Any],

@@ -34,7 +34,7 @@ def encode_dataset(tokenizer: Path, root: Path, batch: int = 256) -> dict[str, i
     if not refs:
         raise UserError(f"{root}: no complete episodes to encode")
     with layout.open_shard(refs[0].shard) as f:
-        size = f[refs[0].name]["obs/rgb"].shape[1:3]
+        size = f[refs[0].name][layout.RGB].shape[1:3]
     if tuple(size) != (model.cfg.image_size,) * 2:
         raise UserError(f"{root} holds {size[0]}x{size[1]} frames; the tokenizer takes {model.cfg.image_size}x{model.cfg.image_size}")
     done = encoded = 0
@@ -49,9 +49,10 @@ def encode_dataset(tokenizer: Path, root: Path, batch: int = 256) -> dict[str, i
                 latents = layout.reset_latents(group, run)
                 arrays: list[layout.GrowingArray] = []
                 for start in range(0, ref.steps + 1, batch):
-                    levels = encode_frames(model, group["obs/rgb"][start:min(start + batch, ref.steps + 1)])
+                    levels = encode_frames(model, group[layout.RGB][start:min(start + batch, ref.steps + 1)])
                     if not arrays:
-                        arrays = [layout.GrowingArray(layout.create_growing(latents, f"level_{k}", z.shape[1:], z.dtype, min(batch, 64), "blosc-lz4"))
+                        arrays = [layout.GrowingArray(layout.create_growing(latents, layout.latent_name(k), z.shape[1:], z.dtype,
+                                                                           min(batch, layout.BLOCK), layout.COMPRESSION))
                                   for k, z in enumerate(levels)]
                     for array, z in zip(arrays, levels):
                         array.append(z)

@@ -20,21 +20,20 @@ import torch.nn as nn
 
 from millivid_env.data.windows import WindowDataset
 from millivid_env.metrics.semantic import BINS, SHIFT, PaletteClassifier, flat_bin
+from millivid_env.record import layout
 from millivid_env.world import block_table
 
 
 def fitted_palette(root: Path, frames: int = 2048, split: str = "train", seed: int = 0) -> PaletteClassifier | None:
     """The colour lookup with the votes of `frames` random frames of a dataset split; None when
     the split is empty or its episodes carry no block ids (imported videos)."""
-    windows = WindowDataset(root, 1, split=split, fields=("rgb", "obs/block_id"))
+    windows = WindowDataset(root, 1, split=split, fields=("rgb", layout.BLOCK_ID))
     if len(windows) == 0:
         return None
-    picks = np.random.default_rng(seed).choice(len(windows), size=min(frames, len(windows)), replace=False)
-    items = [windows[int(i)] for i in picks]
-    if "obs/block_id" not in items[0]:
+    picked = windows.frames(np.random.default_rng(seed).choice(len(windows), size=min(frames, len(windows)), replace=False))
+    if layout.BLOCK_ID not in picked:
         return None
-    return PaletteClassifier().fit(np.concatenate([it["rgb"].numpy() for it in items]),
-                                   np.concatenate([it["obs/block_id"].numpy() for it in items]))
+    return PaletteClassifier().fit(picked["rgb"], picked[layout.BLOCK_ID])
 
 
 class PaletteLoss(nn.Module):

@@ -20,6 +20,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from millivid_env.errors import UserError
 from millivid_env.models.class_head import ClassHead
 
 PYRAMIDS = ("learned", "cascaded")
@@ -30,52 +31,65 @@ ACTIVATIONS = {"gelu": nn.GELU, "silu": nn.SiLU}
 
 @dataclass(frozen=True)
 class TokenizerConfig:
-    image_size: int = 64
+    image_size: int = 64  # frame side in pixels (square frames)
     patch: int = 8  # finest latent grid = image_size / patch per side
-    levels: int = 4
+    levels: int = 4  # pyramid levels; each coarser one has 4x fewer tokens
     channels: int = 16  # latent channels per token
     width: int = 24  # encoder base width (doubles per downsampling, capped at 4x)
-    decoder_width: int = 96
-    # Residual blocks at each token level of the decoder (8x8 and coarser: cheap). 1 here so that configs
-    # saved before the field existed load; the default preset uses 2 (BENCHMARKS.md).
-    token_blocks: int = 1
-    encoder_blocks: int = 0  # residual blocks at each token level of the encoder (0: the shipped checkpoints' encoder)
+    decoder_width: int = 96  # decoder width at the token grids
+    token_blocks: int = 2  # residual blocks at each token level of the decoder (8x8 and coarser: cheap)
+    encoder_blocks: int = 0  # residual blocks at each token level of the encoder
     pixel_blocks: int = 1  # residual blocks after each decoder upsampling to full resolution (sharp edges)
     pixel_width: int = 16  # narrowest width of those upsampling stages (each halves the width down to it)
-    pyramid: str = "learned"
-    activation: str = "gelu"
-    ssim_weight: float = 0.2
+    pyramid: str = "learned"  # coarse levels from coarser features, or "cascaded": mean-pooled finest latents
+    activation: str = "gelu"  # "gelu" or "silu"
+    ssim_weight: float = 0.2  # weight of the 1 - SSIM term beside the L2
     class_balance: float = 0.5  # pixel weight n^-power per block class of n pixels (0: plain L2; needs obs/block_id)
     image_levels: int = 3  # image-pyramid scales in the L2 loss, weighted 4^scale on summed errors
     palette_weight: float = 0.0  # weight of the block-class colour loss (models/palette_loss.py; needs obs/block_id)
-    keep_all: float = 0.0  # share of each training batch that keeps every level; the rest draws its prefix uniformly
+    # Share of each training batch that keeps every level; the rest draws its prefix uniformly, so
+    # without it the finest level trains on 1/L of a batch (0.4 is +1.8 dB held out over 0).
+    keep_all: float = 0.4
     class_head: bool = False  # the decoder also gives block-class logits per pixel (models/class_head.py)
     class_weight: float = 0.0  # weight of the class head's cross-entropy against the true block ids
-    # Decoder resolutions the class head reads, counted from full resolution (at most 1 + log2(patch): the token grid
-    # and every upsampling stage). 1 here so that configs saved before the field existed load; the
-    # default preset reads them all (BENCHMARKS.md).
-    class_scales: int = 1
+    # Decoder resolutions the class head reads, counted from full resolution (at most 1 + log2(patch):
+    # the token grid and every upsampling stage); 0 reads them all.
+    class_scales: int = 0
 
     def __post_init__(self) -> None:
+        at_least = {1: ("image_size", "patch", "levels", "channels", "width", "decoder_width", "token_blocks",
+                        "pixel_blocks", "pixel_width", "image_levels"), 0: ("encoder_blocks",)}
+        for least, names in at_least.items():
+            for name in names:
+                if not isinstance(getattr(self, name), int) or getattr(self, name) < least:
+                    raise UserError(f"{name} must be an integer >= {least}, got {getattr(self, name)!r}")
+        for name in ("ssim_weight", "class_balance", "palette_weight", "class_weight"):
+            if not getattr(self, name) >= 0:  # also refuses nan
+                raise UserError(f"{name} must be >= 0, got {getattr(self, name)}")
         grid = self.image_size // self.patch
         if self.image_size % self.patch or grid & (grid - 1) or self.patch & (self.patch - 1):
-            raise ValueError(f"image_size / patch must be a power of two and patch a power of two, got {self.image_size} / {self.patch}")
+            raise UserError(f"image_size / patch must be a power of two and patch a power of two, got {self.image_size} / {self.patch}")
         if 2 ** (self.levels - 1) > grid:
-            raise ValueError(f"{self.levels} levels need a finest grid of at least {2 ** (self.levels - 1)}, got {grid}")
+            raise UserError(f"{self.levels} levels need a finest grid of at least {2 ** (self.levels - 1)}, got {grid}")
         if self.pyramid not in PYRAMIDS:
-            raise ValueError(f"pyramid must be one of {PYRAMIDS}, got {self.pyramid!r}")
+            raise UserError(f"pyramid must be one of {PYRAMIDS}, got {self.pyramid!r}")
         if self.activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {tuple(ACTIVATIONS)}, got {self.activation!r}")
+            raise UserError(f"activation must be one of {tuple(ACTIVATIONS)}, got {self.activation!r}")
         if self.class_weight and not self.class_head:
-            raise ValueError("class_weight needs class_head (there are no class logits to train)")
-        if not 1 <= self.class_scales <= self.pixel_stages + 1:
-            raise ValueError(f"class_scales must be 1..{self.pixel_stages + 1} (the token grid and {self.pixel_stages} "
-                             f"upsampling stages), got {self.class_scales}")
+            raise UserError("class_weight needs class_head (there are no class logits to train)")
+        if not 0 <= self.class_scales <= self.pixel_stages + 1:
+            raise UserError(f"class_scales must be 1..{self.pixel_stages + 1} (the token grid and {self.pixel_stages} "
+                            f"upsampling stages) or 0 for all, got {self.class_scales}")
         if not 0 <= self.keep_all <= 1:
-            raise ValueError(f"keep_all is a share of the batch in [0, 1], got {self.keep_all}")
+            raise UserError(f"keep_all is a share of the batch in [0, 1], got {self.keep_all}")
 
     def act(self) -> nn.Module:
         return ACTIVATIONS[self.activation]()
+
+    @property
+    def head_scales(self) -> int:
+        """Decoder resolutions the class head reads (class_scales, with 0 meaning all)."""
+        return self.class_scales or self.pixel_stages + 1
 
     @property
     def pixel_stages(self) -> int:
@@ -92,10 +106,7 @@ class TokenizerConfig:
         return tuple(g * g for g in self.grids)
 
 
-# keep_all 0.4: the default checkpoint's recipe (held out with all levels: +0.87 dB over 0.2 in its
-# first stage, +1.78 over 0); the field's own default, 0, is what configs saved before it existed trained with.
-# class_scales 4: a class head, where one is asked for, reads every decoder resolution.
-DEFAULT = TokenizerConfig(token_blocks=2, keep_all=0.4, class_scales=4)
+DEFAULT = TokenizerConfig()
 PRESETS = {
     "tiny": TokenizerConfig(width=8, decoder_width=16),
     "default": DEFAULT,
@@ -106,7 +117,7 @@ PRESETS = {
 
 def get_config(preset: str = "default", **overrides) -> TokenizerConfig:
     if preset not in PRESETS:
-        raise ValueError(f"unknown tokenizer preset {preset!r}; choose one of {sorted(PRESETS)}")
+        raise UserError(f"unknown tokenizer preset {preset!r}; choose one of {sorted(PRESETS)}")
     return replace(PRESETS[preset], **overrides)
 
 
@@ -192,7 +203,7 @@ class Decoder(nn.Module):
             width = out
             widths.append(width)
         self.to_image = nn.Sequential(*stages, nn.Conv2d(width, 3, 3, padding=1))
-        self.classes = ClassHead(widths[-cfg.class_scales:]) if cfg.class_head else None
+        self.classes = ClassHead(widths[-cfg.head_scales:]) if cfg.class_head else None
 
     def level_input(self, latents: list[torch.Tensor], level: int, keep: torch.Tensor, batch: int) -> torch.Tensor:
         """Level `level`'s embedding where the sample keeps it, the learned 'missing' vector elsewhere."""
@@ -218,9 +229,9 @@ class Decoder(nn.Module):
         if not classes:
             return self.to_image(h)
         if self.classes is None:
-            raise ValueError("class logits need a tokenizer with class_head")
+            raise UserError("class logits need a tokenizer with class_head")
         features = self.stage_features(h)
-        return self.to_image[-1](features[-1]), self.classes(features[-self.cfg.class_scales:])
+        return self.to_image[-1](features[-1]), self.classes(features[-self.cfg.head_scales:])
 
     def stage_features(self, h: torch.Tensor) -> list[torch.Tensor]:
         """The finest token grid's features and each upsampling stage's output, coarsest first."""
@@ -261,7 +272,7 @@ def tokenizer_config(folder) -> TokenizerConfig:
     try:
         return TokenizerConfig(**checkpoint.read_config(folder)["config"])
     except (TypeError, KeyError, ValueError) as e:
-        raise checkpoint.UserError(f"{folder}: config.json is not a tokenizer config ({e})") from None
+        raise UserError(f"{folder}: config.json is not a tokenizer config ({e})") from None
 
 
 def load_tokenizer(folder) -> Tokenizer:

@@ -10,12 +10,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from millivid_env.data.frames import BLOCK_ID, RGB, FramesInMemory
+from millivid_env.data.frames import FramesInMemory
 from millivid_env.data.windows import WindowDataset, no_frames
 from millivid_env.metrics.psnr import psnr
 from millivid_env.metrics.ssim import ssim
 from millivid_env.models.palette_loss import PaletteLoss
 from millivid_env.models.tokenizer import Tokenizer, TokenizerConfig
+from millivid_env.record import layout
 
 FRAMES_PER_READ = 4  # consecutive frames per random read: 4x fewer reads, little correlation in a batch
 
@@ -43,7 +44,7 @@ def frame_batches(root: Path, batch: int, split: str, seed: int, device: torch.d
         frames = FramesInMemory(root, split, explorers)
         draw = functools.partial(frames.sample, rng, batch)
     else:
-        windows = WindowDataset(root, FRAMES_PER_READ, split=split, fields=("rgb", BLOCK_ID), explorers=explorers)
+        windows = WindowDataset(root, FRAMES_PER_READ, split=split, fields=("rgb", layout.BLOCK_ID), explorers=explorers)
         if len(windows) == 0:
             raise no_frames(root, split, explorers)
         draw = functools.partial(streamed, windows, rng, batch)
@@ -51,18 +52,18 @@ def frame_batches(root: Path, batch: int, split: str, seed: int, device: torch.d
 
 
 def as_batch(draw: dict[str, np.ndarray], device: torch.device) -> dict[str, torch.Tensor]:
-    out = {"images": to_images(torch.from_numpy(draw[RGB])).to(device)}
-    if BLOCK_ID in draw:
-        out["block_id"] = torch.from_numpy(draw[BLOCK_ID]).to(device)
+    out = {"images": to_images(torch.from_numpy(draw[layout.RGB])).to(device)}
+    if layout.BLOCK_ID in draw:
+        out["block_id"] = torch.from_numpy(draw[layout.BLOCK_ID]).to(device)
     return out
 
 
 def streamed(windows: WindowDataset, rng: np.random.Generator, batch: int) -> dict[str, np.ndarray]:
     """`batch` frames read from disk as random runs of consecutive frames."""
     reads = [windows[int(i)] for i in rng.integers(len(windows), size=-(-batch // FRAMES_PER_READ))]
-    draw = {RGB: np.concatenate([r["rgb"].numpy() for r in reads])[:batch]}
-    if BLOCK_ID in reads[0]:
-        draw[BLOCK_ID] = np.concatenate([r[BLOCK_ID].numpy() for r in reads])[:batch]
+    draw = {layout.RGB: np.concatenate([r["rgb"].numpy() for r in reads])[:batch]}
+    if layout.BLOCK_ID in reads[0]:
+        draw[layout.BLOCK_ID] = np.concatenate([r[layout.BLOCK_ID].numpy() for r in reads])[:batch]
     return draw
 
 
@@ -91,13 +92,11 @@ def random_prefixes(cfg: TokenizerConfig, n: int, device: torch.device | str = "
     """How many coarse levels each of n samples keeps: uniform over 1..L, except a `keep_all` share
     that keeps all L (the finest level is otherwise trained by only 1/L of a batch)."""
     keep = torch.randint(1, cfg.levels + 1, (n,), device=device)
-    if cfg.keep_all:  # no extra draw at 0, so runs from before the field replay their batches
-        keep = torch.where(torch.rand(n, device=device) < cfg.keep_all, cfg.levels, keep)
-    return keep
+    return torch.where(torch.rand(n, device=device) < cfg.keep_all, cfg.levels, keep)
 
 
 def tokenizer_loss(net: torch.nn.Module, batch: dict[str, torch.Tensor],
-                   palette: PaletteLoss | None = None) -> tuple[torch.Tensor, dict[str, float]]:
+                   palette: PaletteLoss | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Each sample keeps a random number of coarse levels (1..L): every prefix learns to decode.
     With a `palette` loss and block ids, colours are also pulled inside their block class; with a
     class head's `class_weight`, its logits are trained against the block ids."""
@@ -110,23 +109,32 @@ def tokenizer_loss(net: torch.nn.Module, batch: dict[str, torch.Tensor],
     weight = class_balance_weights(batch["block_id"], cfg.class_balance) if cfg.class_balance and "block_id" in batch else None
     l2 = pyramid_l2(recon, images, cfg.image_levels, weight)
     structure = 1 - ssim(recon.clamp(0, 1), images).mean()
-    loss, logs = l2 + cfg.ssim_weight * structure, {"l2": l2.item(), "ssim": 1 - structure.item()}
+    loss, logs = l2 + cfg.ssim_weight * structure, {"l2": l2.detach(), "ssim": 1 - structure.detach()}
     if logits is not None:
         per_pixel = F.cross_entropy(logits, model.decoder.classes.classes_of(batch["block_id"]), reduction="none")
         ce = (per_pixel * (1 if weight is None else weight[:, 0])).mean()
-        loss, logs["ce"] = loss + cfg.class_weight * ce, ce.item()
+        loss, logs["ce"] = loss + cfg.class_weight * ce, ce.detach()
     if palette is not None and cfg.palette_weight and "block_id" in batch:
         colour = palette(recon, images, batch["block_id"], weight)
-        loss, logs["palette"] = loss + cfg.palette_weight * colour, colour.item()
+        loss, logs["palette"] = loss + cfg.palette_weight * colour, colour.detach()
     return loss, logs
 
 
 @torch.no_grad()
-def prefix_psnr(model: Tokenizer, images: torch.Tensor, chunk: int = 128) -> dict[str, float]:
-    """Mean PSNR decoding from each coarse prefix (keep = 1..L levels)."""
-    scores = {}
-    latents = [torch.cat(z) for z in zip(*(model.encode(images[i:i + chunk]) for i in range(0, len(images), chunk)))]
+def decoded_prefixes(model: Tokenizer, images: torch.Tensor, classes: bool = False,
+                     chunk: int = 128) -> Iterator[tuple[int, torch.Tensor, torch.Tensor | None]]:
+    """(keep, reconstructions, class logits or None) decoding images (N, 3, H, W) from each coarse
+    prefix, keep = 1..L levels; encoded once, both passes `chunk` images at a time to bound memory."""
+    starts = range(0, len(images), chunk)
+    latents = [torch.cat(z) for z in zip(*(model.encode(images[i:i + chunk]) for i in starts))]
     for keep in range(1, model.cfg.levels + 1):
-        recon = torch.cat([model.decode([z[i:i + chunk] for z in latents], keep) for i in range(0, len(images), chunk)])
-        scores[f"psnr_keep{keep}"] = psnr(recon, images).mean().item()
-    return scores
+        outputs = [model.decoder([z[i:i + chunk] for z in latents], keep, classes=classes) for i in starts]
+        if classes:
+            yield keep, torch.cat([o[0] for o in outputs]), torch.cat([o[1] for o in outputs])
+        else:
+            yield keep, torch.cat(outputs), None
+
+
+def prefix_psnr(model: Tokenizer, images: torch.Tensor) -> dict[str, float]:
+    """Mean PSNR decoding from each coarse prefix (keep = 1..L levels)."""
+    return {f"psnr_keep{keep}": psnr(recon, images).mean().item() for keep, recon, _ in decoded_prefixes(model, images)}

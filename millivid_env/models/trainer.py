@@ -24,16 +24,27 @@ POSTFIX_EVERY = 25  # steps between loss read-outs on the bar (each .item() sync
 
 @dataclass(frozen=True)
 class TrainConfig:
-    steps: int = 20_000
-    lr: float = 1e-3
+    steps: int = 20_000  # optimizer steps in all
+    lr: float = 1e-3  # AdamW's peak learning rate
     final_lr: float = 0.1  # fraction of lr the cosine decay ends at
-    warmup: int = 500
-    weight_decay: float = 0.01
-    grad_clip: float = 1.0
-    eval_every: int = 1000
-    save_every: int = 500
-    seed: int = 0
+    warmup: int = 500  # steps of linear warm-up
+    weight_decay: float = 0.01  # AdamW's decoupled weight decay
+    grad_clip: float = 1.0  # gradients are scaled down to at most this norm
+    eval_every: int = 1000  # steps between validations
+    save_every: int = 500  # steps between checkpoints (and at every validation)
+    seed: int = 0  # of the model's initialisation and the batch order (each DDP rank adds its rank)
     ema: float = 0.999  # decay of the weight average that is validated and saved (0: the raw weights)
+
+    def __post_init__(self) -> None:
+        counts = {"steps": self.steps, "eval_every": self.eval_every, "save_every": self.save_every}
+        bad = [f"{k} must be >= 1, got {v}" for k, v in counts.items() if v < 1]
+        bad += [f"warmup must be >= 0, got {self.warmup}"] if self.warmup < 0 else []
+        bad += [f"grad_clip must be > 0, got {self.grad_clip}"] if not self.grad_clip > 0 else []
+        bad += [f"final_lr is a fraction of lr in [0, 1], got {self.final_lr}"] if not 0 <= self.final_lr <= 1 else []
+        bad += [f"ema is a decay in [0, 1), got {self.ema}"] if not 0 <= self.ema < 1 else []
+        bad += [f"{k} must be >= 0, got {v}" for k, v in (("lr", self.lr), ("weight_decay", self.weight_decay)) if not v >= 0]
+        if bad:
+            raise UserError("; ".join(bad))
 
 
 def ema_update(decay: float) -> Callable[[list[torch.Tensor], list[torch.Tensor], torch.Tensor | int], None]:
@@ -84,11 +95,31 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
     return cfg.lr * (cfg.final_lr + (1 - cfg.final_lr) * 0.5 * (1 + math.cos(progress * math.pi)))
 
 
+def training_step(net: torch.nn.Module, optimizer: torch.optim.Optimizer, loss_fn: Callable, batch: Any,
+                  lr: float, grad_clip: float, autocast: Any) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """One optimizer step on `batch` at learning rate `lr`: forward and loss under `autocast`,
+    backward, gradient clipping, update. Returns the loss and its logs, not yet read."""
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+    with autocast:
+        loss, logs = loss_fn(net, batch)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_([p for group in optimizer.param_groups for p in group["params"]], grad_clip)
+    optimizer.step()
+    return loss, logs
+
+
+def autocast_for(device: torch.device) -> Any:
+    """bf16 autocast on a GPU; none on the CPU, where bf16 is several times slower."""
+    return torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else torch.autocast("cpu", enabled=False)
+
+
 def train(
     model: torch.nn.Module,
     model_config: Any,
     batches: Iterator[torch.Tensor],
-    loss_fn: Callable[[torch.nn.Module, Any], tuple[torch.Tensor, dict[str, float]]],
+    loss_fn: Callable[[torch.nn.Module, Any], tuple[torch.Tensor, dict[str, torch.Tensor]]],
     out: Path,
     cfg: TrainConfig,
     evaluate: Callable[[torch.nn.Module], dict[str, float]] | None = None,
@@ -96,7 +127,10 @@ def train(
     card: dict[str, Any] | None = None,
     ddp: Distributed | None = None,
 ) -> dict[str, Any]:
-    """Train `model` for cfg.steps; checkpoints (and validation figures) land in `out`."""
+    """Train `model` for cfg.steps; checkpoints (and validation figures) land in `out`.
+
+    `loss_fn(net, batch)` returns the loss and a dict of detached scalar tensors to log; they are
+    read (a device sync each) only every POSTFIX_EVERY steps."""
     ddp = ddp or Distributed()
     out = Path(out)
     model.to(ddp.device)
@@ -117,7 +151,7 @@ def train(
             ema.n_averaged.fill_(step)
     published = ema.module if ema is not None else model
     net = torch.nn.parallel.DistributedDataParallel(model) if ddp.world > 1 else model
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if ddp.device.type == "cuda" else torch.autocast("cpu", enabled=False)
+    autocast = autocast_for(ddp.device)
 
     def save() -> None:
         if ddp.main:
@@ -138,20 +172,13 @@ def train(
     bar = tqdm(total=cfg.steps, initial=step, desc=f"train {out.name}", unit="step", disable=not ddp.main, mininterval=2)
     started = time.perf_counter()
     while step < cfg.steps:
-        for group in optimizer.param_groups:
-            group["lr"] = lr_at(step, cfg)
-        with autocast:
-            loss, logs = loss_fn(net, next(batches))
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        optimizer.step()
+        loss, logs = training_step(net, optimizer, loss_fn, next(batches), lr_at(step, cfg), cfg.grad_clip, autocast)
         if ema is not None:
             ema.update_parameters(model)
         step += 1
         bar.update(1)
         if step % POSTFIX_EVERY == 0:
-            bar.set_postfix(loss=f"{loss.item():.4f}", **{k: f"{v:.3g}" for k, v in logs.items()}, refresh=False)
+            bar.set_postfix(loss=f"{loss.item():.4f}", **{k: f"{float(v):.3g}" for k, v in logs.items()}, refresh=False)
         if evaluate and ddp.main and (step % cfg.eval_every == 0 or step == cfg.steps):
             history.append({"step": step, "seconds": round(time.perf_counter() - started, 1), **validate()})
             bar.write(json.dumps(history[-1]))

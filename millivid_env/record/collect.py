@@ -67,7 +67,7 @@ def plan(recipe: Recipe, out: Path) -> list[int]:
     for path in layout.shard_paths(out):
         try:
             shard = layout.open_shard(path, "a")
-        except ValueError:
+        except UserError:
             # Keep the bytes (never destroy data) and re-record whatever that shard held.
             aside = path.with_name(f"{path.name}.unreadable-{int(time.time())}")
             path.rename(aside)

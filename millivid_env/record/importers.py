@@ -150,20 +150,20 @@ def write_episode(shard, index: int, episode: SourceEpisode, size, block: int, c
         if i > steps:
             break
         if i > 0:  # the step from frame i - 1 that led here
-            step = {f"actions/{k}": v[i - 1] for k, v in episode.actions.items()}
+            step = {layout.action_path(k): v[i - 1] for k, v in episode.actions.items()}
             reward = episode.rewards[i - 1] if episode.rewards is not None else 0.0
             step.update(rewards=np.float32(reward), terminations=np.bool_(False), truncations=np.bool_(i == steps))
             writer.add_step(step)
-        fields = {"obs/rgb": frame}
+        fields = {layout.RGB: frame}
         if episode.pose is not None:
-            fields["pose"] = episode.pose[min(i, len(episode.pose) - 1)]
+            fields[layout.POSE] = episode.pose[min(i, len(episode.pose) - 1)]
         writer.add_frame(fields)
     writer.finish()
     return steps
 
 
 def import_dataset(fmt: str, src: Path, out: Path, size: tuple[int, int] | None = None,
-                   block: int = layout.BLOCK, compression: str = "blosc-lz4") -> dict:
+                   block: int = layout.BLOCK, compression: str = layout.COMPRESSION) -> dict:
     if fmt not in FORMATS:
         raise UserError(f"unknown import format {fmt!r}; choose one of {sorted(FORMATS)}")
     src, out = Path(src), Path(out)

@@ -33,9 +33,9 @@ def revisit_fraction(root: Path, cfg: RevisitConfig = RevisitConfig()) -> float 
     hits = total = 0
     for ref in layout.episode_refs(root):
         with layout.open_shard(ref.shard) as f:
-            if "pose" not in f[ref.name]:
+            if layout.POSE not in f[ref.name]:
                 continue
-            poses = f[ref.name]["pose"][: ref.steps + 1]
+            poses = f[ref.name][layout.POSE][: ref.steps + 1]
         hits += int(revisit_mask(poses, cfg).sum())
         total += max(len(poses) - cfg.context, 0)
     return hits / total if total else None

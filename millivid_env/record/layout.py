@@ -26,26 +26,46 @@ import hdf5plugin
 from h5py import h5s
 import numpy as np
 
+from millivid_env.errors import UserError
+
 SCHEMA_VERSION = 1
 DATASET_JSON = "dataset.json"
 SHARDS = "shards"
 EPISODE_PREFIX = "episode_"
-# Per-frame arrays (T+1 rows) and per-step arrays (T rows).
-FRAME_FIELDS = {"pov": "obs/rgb", "depth": "obs/depth", "block_id": "obs/block_id", "pose": "pose"}
+# Per-frame arrays (T+1 rows) and per-step arrays (T rows). Observations live under OBS, the
+# extra info keys a recipe keeps under INFOS, actions under ACTIONS, one array per leaf.
+OBS, INFOS, ACTIONS, LATENTS = "obs", "infos", "actions", "latents"
+RGB, DEPTH, BLOCK_ID, STATE, POSE = "obs/rgb", "obs/depth", "obs/block_id", "obs/state", "pose"
+FRAME_FIELDS = {"pov": RGB, "depth": DEPTH, "block_id": BLOCK_ID, "pose": POSE}
 STEP_COLUMNS = (("rewards", np.float32), ("terminations", np.bool_), ("truncations", np.bool_))
 STEP_FIELDS = tuple(path for path, _ in STEP_COLUMNS)
 COMPRESSIONS = ("blosc-lz4", "gzip", "lzf", "none")
+COMPRESSION = "blosc-lz4"  # the default: fastest to write and to read (`millivid bench data`)
 # Frames per flushed block, and per compressed chunk. A flush has a fixed cost (~550 us: three
 # chunk writes, the small arrays, H5Fflush), so 64 frames record ~9 us a step cheaper than 32 on
 # 2 cores, for at most 64 frames (3.2 s of game time) lost on a kill and random 16-frame windows
-# 12-15% slower to read (they decompress a longer chunk): BENCHMARKS.md, twenty-fourth session.
+# 12-15% slower to read (they decompress a longer chunk).
 BLOCK = 64
 SMALL_ROW_BYTES = 64
 SMALL_ROW_CHUNK = 1024
 # Float arrays stored with this many significant bits (bit rounding, as netCDF's quantize and
 # numcodecs' BitRound do). Depth needs no more than 12 (relative error <= 1.2e-4: 0.012 blocks at
 # the 96-block view distance); the dropped bits are render noise that made depth a third larger.
-SIGNIFICANT_BITS = {"obs/depth": 12}
+SIGNIFICANT_BITS = {DEPTH: 12}
+
+
+def obs_path(key: str) -> str:
+    """Where an observation key is stored: the known ones by name (pov is obs/rgb), others under obs/."""
+    return FRAME_FIELDS.get(key, f"{OBS}/{key}")
+
+
+def info_path(key: str) -> str:
+    """Where an info key is stored: the known ones by name (pose, depth, block ids), others under infos/."""
+    return FRAME_FIELDS.get(key, f"{INFOS}/{key}")
+
+
+def action_path(key: str) -> str:
+    return f"{ACTIONS}/{key}"
 
 
 def compression_options(name: str) -> dict[str, Any]:
@@ -58,7 +78,7 @@ def compression_options(name: str) -> dict[str, Any]:
         return {"compression": "lzf", "shuffle": True}
     if name == "none":
         return {}
-    raise ValueError(f"unknown compression {name!r}; choose one of {COMPRESSIONS}")
+    raise UserError(f"unknown compression {name!r}; choose one of {COMPRESSIONS}")
 
 
 def episode_name(index: int) -> str:
@@ -82,10 +102,10 @@ def open_shard(path: Path, mode: str = "r") -> h5py.File:
     try:
         return h5py.File(path, mode)
     except FileNotFoundError:
-        raise FileNotFoundError(f"{path}: no such shard") from None
+        raise UserError(f"{path}: no such shard") from None
     except OSError as e:
         reason = str(e).split("(")[0].strip() or "unreadable"
-        raise ValueError(f"{path}: not a readable HDF5 file ({reason}); it is truncated or corrupt") from None
+        raise UserError(f"{path}: not a readable HDF5 file ({reason}); it is truncated or corrupt") from None
 
 
 def create_growing(group: h5py.Group, path: str, row: tuple[int, ...], dtype: Any, block: int, compression: str) -> h5py.Dataset:
@@ -162,12 +182,16 @@ class GrowingArray:
 
 
 # -- latents -----------------------------------------------------------------------------------------
-LATENTS = "latents"
 LATENT_DTYPE = np.float16
 
 
+def latent_name(level: int) -> str:
+    """The array of level `level` (0: finest) inside an episode's LATENTS group."""
+    return f"level_{level}"
+
+
 def latent_path(level: int) -> str:
-    return f"{LATENTS}/level_{level}"
+    return f"{LATENTS}/{latent_name(level)}"
 
 
 def latents_done(group: h5py.Group, tokenizer_id: str) -> bool:
@@ -195,15 +219,15 @@ def episode_steps(group: h5py.Group) -> int:
 
 def frame_paths(group: h5py.Group) -> list[str]:
     """Every per-frame array in an episode group (obs, pose, infos, latents)."""
-    paths = [p for p in ("pose",) if p in group]
-    for sub in ("obs", "infos", "latents"):
+    paths = [p for p in (POSE,) if p in group]
+    for sub in (OBS, INFOS, LATENTS):
         if sub in group:
             paths += [f"{sub}/{k}" for k in group[sub]]
     return paths
 
 
 def action_paths(group: h5py.Group) -> list[str]:
-    return [f"actions/{k}" for k in group["actions"]] if "actions" in group else []
+    return [f"{ACTIONS}/{k}" for k in group[ACTIONS]] if ACTIONS in group else []
 
 
 @dataclass(frozen=True)
@@ -231,13 +255,13 @@ def episode_refs(root: Path) -> list[EpisodeRef]:
 def read_metadata(root: Path) -> dict[str, Any]:
     path = Path(root) / DATASET_JSON
     if not path.exists():
-        raise FileNotFoundError(f"{root}: not a dataset (no {DATASET_JSON})")
+        raise UserError(f"{root}: not a dataset (no {DATASET_JSON})")
     try:
         meta = json.loads(path.read_text())
     except json.JSONDecodeError as e:
-        raise ValueError(f"{path}: invalid JSON ({e.msg} at line {e.lineno})") from None
+        raise UserError(f"{path}: invalid JSON ({e.msg} at line {e.lineno})") from None
     if meta.get("schema_version") != SCHEMA_VERSION:
-        raise ValueError(f"{path}: schema version {meta.get('schema_version')!r}, this toolkit reads {SCHEMA_VERSION}")
+        raise UserError(f"{path}: schema version {meta.get('schema_version')!r}, this toolkit reads {SCHEMA_VERSION}")
     return meta
 
 

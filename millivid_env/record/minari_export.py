@@ -20,7 +20,7 @@ from millivid_env.record import layout
 
 DATASET_ID = re.compile(r"(?:[\w:.-]+/)?[\w:.-]+-v\d+")
 # Our per-frame paths as Minari names them: observation keys and infos.
-OBS_KEYS = {"obs/rgb": "pov"}
+OBS_KEYS = {layout.RGB: "pov"}
 MINARI_FORMAT_VERSION = "0.5.4"  # a dataset format every Minari 0.5 reads
 
 
@@ -35,7 +35,7 @@ def _spaces(meta: dict[str, Any], group: h5py.Group) -> tuple[spaces.Space, spac
             return result
         except gym.error.DependencyNotInstalled:
             pass
-    rgb = group["obs/rgb"]
+    rgb = group[layout.RGB]
     observation = spaces.Dict({"pov": spaces.Box(0, 255, rgb.shape[1:], np.uint8)})
     actions = {}
     for path in layout.action_paths(group):
@@ -52,14 +52,15 @@ def _spaces(meta: dict[str, Any], group: h5py.Group) -> tuple[spaces.Space, spac
 def _copy_episode(src: h5py.Group, steps: int, dst: h5py.Group, obs_space: spaces.Space, act_space: spaces.Space) -> None:
     frames, rows = slice(0, steps + 1), slice(0, steps)
     if isinstance(obs_space, spaces.Dict):
-        obs = {f"observations/{key}": next((p for p, k in OBS_KEYS.items() if k == key), f"obs/{key}") for key in obs_space.spaces}
+        obs = {f"observations/{key}": next((p for p, k in OBS_KEYS.items() if k == key), layout.obs_path(key))
+               for key in obs_space.spaces}
     else:
-        obs = {"observations": "obs/rgb" if "obs/rgb" in src else "obs/state"}
-    acts = ({f"actions/{key}": f"actions/{key}" for key in act_space.spaces} if isinstance(act_space, spaces.Dict)
-            else {"actions": "actions/action"})
+        obs = {"observations": layout.RGB if layout.RGB in src else layout.STATE}
+    acts = ({f"actions/{key}": layout.action_path(key) for key in act_space.spaces} if isinstance(act_space, spaces.Dict)
+            else {"actions": layout.action_path("action")})
     # Every other per-frame array (pose, depth, block ids, ...) travels as an info; latents are derived.
     infos = {f"infos/{p.split('/')[-1]}": p for p in layout.frame_paths(src)
-             if p not in obs.values() and not p.startswith("latents/")}
+             if p not in obs.values() and not p.startswith(layout.LATENTS)}
     for mapping, span in ((obs, frames), (acts, rows), ({k: k for k in layout.STEP_FIELDS}, rows), (infos, frames)):
         for target, source in mapping.items():
             dst.create_dataset(target, data=src[source][span], chunks=True)

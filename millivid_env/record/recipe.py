@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 
 from millivid_env.agents.explorers import EXPLORERS
-from millivid_env.record.layout import BLOCK, compression_options
+from millivid_env.errors import UserError
+from millivid_env.record.layout import BLOCK, COMPRESSION, compression_options
 from millivid_env.record.recorder import DEFAULT_INFO_KEYS
 
 TABLES = ("dataset", "env_kwargs", "explorer")
@@ -32,7 +33,7 @@ class Recipe:
     seed: int = 0
     workers: int = 1
     block: int = BLOCK
-    compression: str = "blosc-lz4"
+    compression: str = COMPRESSION
     info_keys: tuple[str, ...] = DEFAULT_INFO_KEYS
     name: str = "dataset"
     env_kwargs: dict[str, Any] = field(default_factory=dict)
@@ -42,13 +43,13 @@ class Recipe:
         for key in ("episodes", "frames", "workers", "block"):
             value = getattr(self, key)
             if not isinstance(value, int) or value < 1:
-                raise ValueError(f"recipe {key} must be a positive integer, got {value!r}")
+                raise UserError(f"recipe {key} must be a positive integer, got {value!r}")
         if not isinstance(self.seed, int) or self.seed < 0:
-            raise ValueError(f"recipe seed must be a non-negative integer, got {self.seed!r}")
+            raise UserError(f"recipe seed must be a non-negative integer, got {self.seed!r}")
         compression_options(self.compression)
         for spec in self.explorers:
             if spec.name not in EXPLORERS:
-                raise ValueError(f"unknown explorer {spec.name!r} in recipe; choose one of {sorted(EXPLORERS)}")
+                raise UserError(f"unknown explorer {spec.name!r} in recipe; choose one of {sorted(EXPLORERS)}")
 
     def explorer_for(self, episode: int) -> ExplorerSpec:
         """The explorer of episode `episode`, drawn by weight from its own seed."""
@@ -74,31 +75,31 @@ def load_recipe(path: str | Path) -> Recipe:
     """Parse and validate a recipe; every mistake names the file and the key."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such recipe")
+        raise UserError(f"{path}: no such recipe")
     try:
         raw = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as e:
-        raise ValueError(f"{path}: invalid TOML ({e})") from None
+        raise UserError(f"{path}: invalid TOML ({e})") from None
     unknown = set(raw) - set(TABLES)
     if unknown:
-        raise ValueError(f"{path}: unknown table(s) {sorted(unknown)}; a recipe has {list(TABLES)}")
+        raise UserError(f"{path}: unknown table(s) {sorted(unknown)}; a recipe has {list(TABLES)}")
     dataset = dict(raw.get("dataset", {}))
     known = {f.name for f in fields(Recipe)} - {"env_kwargs", "explorers", "name"}
     bad = set(dataset) - known
     if bad:
-        raise ValueError(f"{path}: unknown key(s) {sorted(bad)} in [dataset]; known keys: {sorted(known)}")
+        raise UserError(f"{path}: unknown key(s) {sorted(bad)} in [dataset]; known keys: {sorted(known)}")
     for required in ("env", "episodes", "frames"):
         if required not in dataset:
-            raise ValueError(f"{path}: [dataset] needs {required!r}")
+            raise UserError(f"{path}: [dataset] needs {required!r}")
     explorers = []
     for entry in raw.get("explorer", [{"name": "random"}]):
         entry = dict(entry)
         if "name" not in entry:
-            raise ValueError(f"{path}: every [[explorer]] needs a name")
+            raise UserError(f"{path}: every [[explorer]] needs a name")
         explorers.append(ExplorerSpec(entry.pop("name"), float(entry.pop("weight", 1.0)), entry))
     if "info_keys" in dataset:
         dataset["info_keys"] = tuple(dataset["info_keys"])
     try:
         return Recipe(name=path.stem, env_kwargs=raw.get("env_kwargs", {}), explorers=tuple(explorers), **dataset)
-    except ValueError as e:
-        raise ValueError(f"{path}: {e}") from None
+    except UserError as e:
+        raise UserError(f"{path}: {e}") from None

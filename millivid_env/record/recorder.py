@@ -61,13 +61,13 @@ class FrameSource:
     def __init__(self, obs: Any, info_keys: tuple[str, ...]) -> None:
         if isinstance(obs, Mapping):
             self._obs_keys: list[str] | None = list(obs)
-            paths = [layout.FRAME_FIELDS.get(key, f"obs/{key}") for key in obs]
+            paths = [layout.obs_path(key) for key in obs]
         else:
             value = np.asarray(obs)
             self._obs_keys = None
-            paths = ["obs/rgb" if value.dtype == np.uint8 and value.ndim == 3 and value.shape[-1] == 3 else "obs/state"]
+            paths = [layout.RGB if value.dtype == np.uint8 and value.ndim == 3 and value.shape[-1] == 3 else layout.STATE]
         self.info_keys = info_keys
-        self.columns = [(path, None) for path in (*paths, *(layout.FRAME_FIELDS.get(k, f"infos/{k}") for k in info_keys))]
+        self.columns = [(path, None) for path in (*paths, *(layout.info_path(k) for k in info_keys))]
 
     def values(self, obs: Any, info: Mapping[str, Any]) -> list[Any]:
         """The frame's arrays in the order of `columns`."""
@@ -89,7 +89,7 @@ class Recorder(gym.Wrapper):
     `end_episode()` / `close()`.
     """
 
-    def __init__(self, env: gym.Env, shard: h5py.File, block: int = layout.BLOCK, compression: str = "blosc-lz4",
+    def __init__(self, env: gym.Env, shard: h5py.File, block: int = layout.BLOCK, compression: str = layout.COMPRESSION,
                  info_keys: tuple[str, ...] = DEFAULT_INFO_KEYS) -> None:
         super().__init__(env)
         layout.compression_options(compression)  # fail now on a bad name
@@ -99,7 +99,7 @@ class Recorder(gym.Wrapper):
         existing = [layout.episode_index(n) for n in shard if n.startswith(layout.EPISODE_PREFIX)]
         self.next_episode = max(existing, default=-1) + 1
         self.episode_attrs: dict[str, Any] = {}
-        self._actions = ActionFlattener(env.action_space, prefix="actions/")
+        self._actions = ActionFlattener(env.action_space, prefix=f"{layout.ACTIONS}/")
         self._frames: FrameSource | None = None
         self._writer: EpisodeWriter | None = None
 

@@ -7,11 +7,12 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from millivid_env.errors import UserError
 from millivid_env.record import layout
 
 # Expected dtype kind and row rank of the fixed fields (others are checked for length only).
 EXPECTED = {
-    "obs/rgb": ("u", 3), "obs/depth": ("f", 2), "obs/block_id": ("u", 2), "pose": ("f", 1),
+    layout.RGB: ("u", 3), layout.DEPTH: ("f", 2), layout.BLOCK_ID: ("u", 2), layout.POSE: ("f", 1),
     "rewards": ("f", 0), "terminations": ("b", 0), "truncations": ("b", 0),
 }
 NAN_CHECK_ROWS = 256  # rows read at a time, so checking a long episode needs little memory
@@ -51,8 +52,8 @@ def _check_episode(shard: Path, name: str, group: h5py.Group, report: Report) ->
                                 "`millivid collect --resume` re-records it")
         return
     recorded = int(group.attrs.get("steps", -1))
-    missing = [p for p in layout.STEP_FIELDS if p not in group] + ([] if "obs" in group else ["obs/*"])
-    missing += [] if layout.action_paths(group) else ["actions/*"]
+    missing = [p for p in layout.STEP_FIELDS if p not in group] + ([] if layout.OBS in group else [f"{layout.OBS}/*"])
+    missing += [] if layout.action_paths(group) else [f"{layout.ACTIONS}/*"]
     if missing:
         report.problems.append(f"{where}: missing {missing}")
         return
@@ -69,7 +70,7 @@ def verify_dataset(root: Path) -> Report:
     report = Report()
     try:
         meta = layout.read_metadata(root)
-    except (FileNotFoundError, ValueError) as e:
+    except UserError as e:
         report.problems.append(str(e))
         return report
     if meta.get("status") != "complete":
@@ -78,7 +79,7 @@ def verify_dataset(root: Path) -> Report:
     for path in layout.shard_paths(root):
         try:
             shard = layout.open_shard(path)
-        except ValueError as e:
+        except UserError as e:
             report.problems.append(str(e))
             continue
         with shard:

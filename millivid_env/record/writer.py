@@ -60,7 +60,7 @@ class EpisodeWriter:
     declared (`frame_columns`, `step_columns`: see `BlockBuffer`), as bare values in their order.
     """
 
-    def __init__(self, shard: h5py.File, index: int, block: int = layout.BLOCK, compression: str = "blosc-lz4",
+    def __init__(self, shard: h5py.File, index: int, block: int = layout.BLOCK, compression: str = layout.COMPRESSION,
                  attrs: Mapping[str, Any] | None = None, frame_columns: Sequence[tuple[str, Any]] | None = None,
                  step_columns: Sequence[tuple[str, Any]] | None = None) -> None:
         name = layout.episode_name(index)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from millivid_env.errors import UserError
 from millivid_env.world.blocks import block_table
 from millivid_env.world.physics import EYE_HEIGHT
 from millivid_env.world.raycast import render_views, screen_rays
@@ -32,9 +33,9 @@ class Camera:
 
     def __post_init__(self) -> None:
         if len(self.size) != 2 or not all(isinstance(s, (int, np.integer)) and MIN_SIDE <= s <= MAX_SIDE for s in self.size):
-            raise ValueError(f"size must be (H, W) with integers in [{MIN_SIDE}, {MAX_SIDE}], got {self.size!r}")
+            raise UserError(f"size must be (H, W) with integers in [{MIN_SIDE}, {MAX_SIDE}], got {self.size!r}")
         if not 10.0 <= self.fov <= 150.0:
-            raise ValueError(f"fov must be within [10, 150] degrees, got {self.fov!r}")
+            raise UserError(f"fov must be within [10, 150] degrees, got {self.fov!r}")
 
     def render(self, blocks: np.ndarray, cubes: np.ndarray, sky: np.ndarray, poses: np.ndarray) -> Frames:
         """B worlds (blocks (B, X, Y, Z) and their World.cubes / World.sky fields, stacked) seen

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from millivid_env.errors import UserError
 from millivid_env.world.blocks import (
     AIR, BEDROCK, DIRT, GRASS, LEAVES, LOG, SAND, SNOW, STONE, WATER, block_table,
 )
@@ -26,11 +27,11 @@ class WorldConfig:
     def __post_init__(self) -> None:
         x, y, z = self.size
         if min(x, z) < 64 or y < 32:
-            raise ValueError(f"world size {self.size} too small: need x, z >= 64 and y >= 32")
+            raise UserError(f"world size {self.size} too small: need x, z >= 64 and y >= 32")
         if y > 255 or max(x, z) > 4096:
-            raise ValueError(f"world size {self.size} too large: need y <= 255 and x, z <= 4096")
+            raise UserError(f"world size {self.size} too large: need y <= 255 and x, z <= 4096")
         if self.landmark_count > len(block_table().landmarks):
-            raise ValueError(f"landmark_count {self.landmark_count} exceeds the {len(block_table().landmarks)} landmark blocks")
+            raise UserError(f"landmark_count {self.landmark_count} exceeds the {len(block_table().landmarks)} landmark blocks")
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from millivid_env.cli.main import COMMANDS, main
+from millivid_env.errors import UserError
 
 
 def test_render_writes_a_contact_sheet(tmp_path):
@@ -56,6 +57,21 @@ def test_bad_input_is_one_line_without_traceback(argv, message):
     assert proc.returncode == 2
     assert message in proc.stderr and "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("error, one_line", [(UserError("no such dataset"), True), (ValueError("an invariant broke"), False),
+                                             (FileNotFoundError("internal file"), False)])
+def test_only_user_errors_are_one_line_and_bugs_keep_their_traceback(monkeypatch, capsys, error, one_line):
+    def fail(args):
+        raise error
+
+    monkeypatch.setattr(COMMANDS["verify"], "run", fail)
+    if one_line:
+        assert main(["verify", "x"]) == 2
+        assert capsys.readouterr().err == f"millivid verify: error: {error}\n"
+    else:
+        with pytest.raises(type(error)):
+            main(["verify", "x"])
 
 
 def test_unknown_subcommand_is_refused():

@@ -3,7 +3,6 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from millivid_env.data.revisits import RevisitConfig, revisit_mask
 from millivid_env.data.windows import WindowDataset, split_of
 from millivid_env.record import layout
 
@@ -61,11 +60,3 @@ def test_bad_split_and_window():
         WindowDataset(".", window=0)
 
 
-def test_revisit_mask_marks_returns_to_the_context_only():
-    cfg = RevisitConfig(context=10, radius=2.0, max_yaw=30.0, recent=3)
-    out = [[float(i), 0.0, 0.0, 0.0, 0.0] for i in range(10)]  # walk +x facing yaw 0
-    away = [[50.0 + i, 0.0, 0.0, 0.0, 0.0] for i in range(5)]  # far away
-    back = [[3.0, 0.0, 0.2, 10.0, 0.0], [3.0, 0.0, 0.2, 120.0, 0.0]]  # back at x=3, then looking elsewhere
-    again = [[50.0, 0.0, 0.0, 0.0, 0.0]] * 4 + [[3.0, 0.0, 0.0, 0.0, 0.0]]  # a place already revisited
-    mask = revisit_mask(np.array(out + away + back + again), cfg)
-    assert mask.tolist() == [False] * 15 + [True, False] + [False] * 4 + [False]

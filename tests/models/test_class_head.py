@@ -51,7 +51,7 @@ def test_the_head_reads_as_many_decoder_stages_as_class_scales():
     one, every = (Tokenizer(get_config("default", class_head=True, class_scales=n)).decoder.classes for n in (1, 4))
     assert len(one.coarse) == 0 and one.conv.in_channels == 16  # the full-resolution features only
     assert [c.in_channels for c in every.coarse] == [96, 48, 24] and every.conv.in_channels == 16  # token grid, 16x16, 32x32
-    assert get_config("default", class_head=True).class_scales == 4
+    assert get_config("default", class_head=True).head_scales == 4  # class_scales 0: every resolution
 
 
 def test_the_class_loss_trains_the_head_toward_the_block_ids(small_dataset):
@@ -117,8 +117,9 @@ def test_freeze_tokenizer_trains_the_class_head_alone(tmp_path, small_dataset):
     assert head and all(not torch.equal(before[k], tuned[k]) for k in head)
     assert all(torch.equal(v, tuned[k]) for k, v in before.items() if not k.startswith("decoder.classes."))
     assert json.loads((tmp_path / "run" / checkpoint.CONFIG_FILE).read_text())["card"]["trained"].startswith("class head only")
-    wider = fine_tune_cli(small_dataset, tmp_path / "base", tmp_path / "wider", "--freeze-tokenizer", "--class-weight", "1", "--class-scales", "2")
-    assert wider.returncode == 0 and "has a different class head; the new one starts fresh" in wider.stdout
-    assert len(load_tokenizer(tmp_path / "wider").decoder.classes.coarse) == 1
+    narrower = fine_tune_cli(small_dataset, tmp_path / "base", tmp_path / "narrower", "--freeze-tokenizer", "--class-weight", "1",
+                             "--class-scales", "2")
+    assert narrower.returncode == 0 and "has a different class head; the new one starts fresh" in narrower.stdout
+    assert len(load_tokenizer(tmp_path / "narrower").decoder.classes.coarse) == 1
     untrained = fine_tune_cli(small_dataset, tmp_path / "base", tmp_path / "x", "--freeze-tokenizer", "--class-weight", "0")
     assert untrained.returncode != 0 and "--freeze-tokenizer trains only the class head" in untrained.stderr
