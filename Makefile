@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO := out/demo
 TOKENIZER := checkpoints/tokenizer-64
-# The learned-vs-cascaded pair trained side by side (issue 5's ablation), benched beside TOKENIZER.
+# The learned-vs-cascaded pair trained side by side (the paper's ablation), benched beside TOKENIZER.
 ABLATION := checkpoints/ablation-learned checkpoints/ablation-cascaded
 
 .PHONY: install test test-all demo bench tokenizer clean
@@ -36,10 +36,10 @@ bench: install
 	$(BIN)/millivid bench data --out bench/data.json
 
 # Retrains checkpoints/tokenizer-64 from nothing, as its model card lists the stages, then benches
-# the result beside the shipped weights on the held-out set. Hours on 2 cores (the first stage alone
-# is 89 minutes on the fastest machine it ran on); every step resumes where a killed run stopped.
-# Stage 2 names its one-convolution head (`--class-scales 1`, what it had when it was trained) since
-# the preset now reads every scale, so that stage 3 starts its multi-scale head fresh, as it did.
+# the result beside the shipped weights on the held-out set. About 2 hours on 2 cores (the first
+# stage alone is 89 minutes); every step resumes where a killed run stopped. Stage 2's class head
+# reads full resolution only (--class-scales 1); stage 3 replaces it with one that reads every
+# resolution, which therefore starts fresh.
 REPRO := runs/tokenizer-64
 TRAIN_SET := data/voxel-explore-64-512w
 HELD_OUT := data/voxel-revisit-64-full

@@ -17,7 +17,7 @@ from millivid_env.metrics.psnr import psnr
 from millivid_env.metrics.semantic import PaletteClassifier, semantic_scores
 from millivid_env.models.tokenizer_training import to_images, to_uint8
 
-PSNRS = (30.0, 36.0, 42.0)  # issue 5's target, and two steps above it
+PSNRS = (30.0, 36.0, 42.0)  # the tokenizer's target, and two steps above it
 
 
 def blur(images: torch.Tensor, strength: float) -> torch.Tensor:

@@ -161,7 +161,7 @@ class Encoder(nn.Module):
         self.stem = nn.Sequential(*stages, nn.Conv2d(width, width, 3, padding=1), cfg.act())
         self.heads = nn.ModuleList([nn.Conv2d(width, cfg.channels, 1)])
         computed = cfg.levels if cfg.pyramid == "learned" else 1  # levels with their own features
-        # Level-major like the decoder's; empty by default, so older checkpoints keep their names.
+        # Level-major, like the decoder's.
         self.blocks = nn.ModuleList(ResBlock(width, cfg) for _ in range(computed * cfg.encoder_blocks))
         if cfg.pyramid == "learned":
             self.down = nn.ModuleList([nn.Sequential(nn.Conv2d(width, width, 4, 2, 1), cfg.act()) for _ in range(cfg.levels - 1)])

@@ -45,7 +45,7 @@ def test_full_resolution_stages_follow_pixel_blocks_and_pixel_width(pixel_blocks
 @pytest.mark.parametrize("pyramid, per_level", [("learned", 3), ("cascaded", 1)])
 def test_encoder_blocks_sit_at_each_level_the_encoder_computes(pyramid, per_level):
     plain = Tokenizer(TokenizerConfig(**{**SMALL.__dict__, "pyramid": pyramid}))
-    assert not any(name.startswith("encoder.blocks.") for name in plain.state_dict())  # older checkpoints load
+    assert not any(name.startswith("encoder.blocks.") for name in plain.state_dict())
     model = Tokenizer(TokenizerConfig(**{**SMALL.__dict__, "pyramid": pyramid, "encoder_blocks": 2}))
     assert len(model.encoder.blocks) == 2 * per_level
     latents = model.encode(torch.rand(2, 3, 16, 16))

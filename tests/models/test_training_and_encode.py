@@ -17,7 +17,7 @@ from millivid_env.models.tokenizer import Tokenizer, load_tokenizer
 from millivid_env.models.tokenizer_training import (
     class_balance_weights, frame_batches, pyramid_l2, random_prefixes, tokenizer_loss,
 )
-from millivid_env.models.trainer import TrainConfig, train
+from millivid_env.models.trainer import TrainConfig, autocast_for, train, training_step
 from millivid_env.record import layout
 from tests.models.test_tokenizer import SMALL
 
@@ -31,13 +31,17 @@ def small_run(tmp_path, small_dataset, steps, resume=False, name="run", ema=0.9)
 
 
 def train_steps(model: Tokenizer, batches, steps: int = 30) -> None:
-    """Plain AdamW steps on the tokenizer loss, no schedule: enough to see the loss move."""
+    """The trainer's step at a fixed learning rate, no schedule: enough to see the loss move."""
     optimizer = torch.optim.AdamW(model.parameters(), 3e-3)
     for _ in range(steps):
-        loss, _ = tokenizer_loss(model, next(batches))
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+        training_step(model, optimizer, tokenizer_loss, next(batches), 3e-3, 1.0, autocast_for(torch.device("cpu")))
+
+
+def test_the_loss_logs_detached_tensors_that_cost_no_sync_until_read(small_dataset):
+    model = Tokenizer(replace(SMALL, class_head=True, class_weight=0.1, palette_weight=0.0))
+    loss, logs = tokenizer_loss(model, next(frame_batches(small_dataset, 4, "all", 0, torch.device("cpu"))))
+    assert loss.requires_grad and set(logs) == {"l2", "ssim", "ce"}
+    assert all(isinstance(v, torch.Tensor) and v.ndim == 0 and not v.requires_grad for v in logs.values())
 
 
 def test_training_lowers_the_loss(small_dataset):
