@@ -15,7 +15,8 @@ _FIELD_LINE = re.compile(r"^\s+(\w+)\s*:[^=]+=[^#]*#\s*(.+)$")
 
 
 def field_comments(cls: type) -> dict[str, str]:
-    """name -> the comment on the field's line, or the comment lines just above it."""
+    """Field name -> the comment on the field's line, or the comment lines just above it."""
+    names = {f.name for f in dataclasses.fields(cls)}
     comments, above = {}, []
     for line in inspect.getsource(cls).splitlines():
         stripped = line.strip()
@@ -24,7 +25,7 @@ def field_comments(cls: type) -> dict[str, str]:
             continue
         match = _FIELD_LINE.match(line)
         name = match.group(1) if match else stripped.split(":")[0].strip()
-        if match or above:
+        if name in names and (match or above):
             comments[name] = match.group(2) if match else " ".join(above)
         above = []
     return comments

@@ -34,5 +34,6 @@ def test_env_bench_times_the_world_with_every_core_busy_against_its_share_of_one
     for size, shared in result["voxel_world_shared_cpu"].items():
         assert shared["busy_processes"] >= 1 and 0 < shared["cpu_share"] < 1
         assert shared["busy_goal"] == shared["one_thread_idle"] * shared["cpu_share"]
+        assert shared["idle"] == result["steps_per_second"][f"voxel_world_{size.split('x')[0]}"]  # the same run's idle figure
         assert shared["busy_vs_goal"] == shared["busy"] / shared["busy_goal"]
         assert result["targets"][f"voxel_world_{size} busy >= one thread x CPU share"] == (shared["busy_vs_goal"] >= 1.0)
