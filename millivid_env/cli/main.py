@@ -6,7 +6,7 @@ import os
 import sys
 
 from millivid_env.cli import (
-    bench, collect, encode, export_minari, import_dataset, inspect_dataset, play, render, train_tokenizer, verify, walk,
+    bench, collect, encode, export_minari, import_dataset, inspect_dataset, play, render, strategy, train_tokenizer, verify, walk,
 )
 from millivid_env.errors import UserError
 
@@ -15,6 +15,7 @@ COMMANDS = {
     "import": import_dataset, "export-minari": export_minari,
     "train-tokenizer": train_tokenizer, "encode": encode,
     "render": render, "walk": walk, "play": play, "bench": bench,
+    "strategy": strategy,
 }
 
 
