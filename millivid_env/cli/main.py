@@ -6,16 +6,16 @@ import os
 import sys
 
 from millivid_env.cli import (
-    bench, collect, encode, export_minari, import_dataset, inspect_dataset, play, render, strategy, train_tokenizer, verify, walk,
+    bench, collect, encode, export_minari, import_dataset, inspect_dataset, play, render, rollout, strategy, train_sim, train_tokenizer, verify, walk,
 )
 from millivid_env.errors import UserError
 
 COMMANDS = {
     "collect": collect, "inspect": inspect_dataset, "verify": verify,
     "import": import_dataset, "export-minari": export_minari,
-    "train-tokenizer": train_tokenizer, "encode": encode,
+    "train-tokenizer": train_tokenizer, "encode": encode, "train-sim": train_sim,
     "render": render, "walk": walk, "play": play, "bench": bench,
-    "strategy": strategy,
+    "strategy": strategy, "rollout": rollout,
 }
 
 

@@ -1,0 +1,47 @@
+"""One sampler for every strategy: Euler steps down a Karras noise schedule, the context's keys and
+values computed once per generation step and reused at every iteration."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from millivid_env.errors import UserError
+from millivid_env.models.diffusion import Denoiser
+from millivid_env.models.dit import Tokens
+
+
+@dataclass(frozen=True)
+class SamplerConfig:
+    steps: int = 3  # denoising iterations per generation step
+    sigma_min: float = 0.002  # last noise level before the final clean estimate
+    sigma_max: float = 5.0  # starting noise level
+    rho: float = 7.0  # Karras schedule curvature
+    context_sigma: float = 0.0  # noise added to the context (embedded as its level), against drift
+
+    def __post_init__(self) -> None:
+        if self.steps < 1 or not 0 < self.sigma_min < self.sigma_max or self.context_sigma < 0:
+            raise UserError(f"sampler needs steps >= 1, 0 < sigma_min < sigma_max and context_sigma >= 0, got {self}")
+
+
+def karras_sigmas(cfg: SamplerConfig) -> torch.Tensor:
+    """steps + 1 noise levels from sigma_max down to sigma_min, then 0."""
+    ramp = torch.linspace(0, 1, cfg.steps) if cfg.steps > 1 else torch.zeros(1)
+    lo, hi = cfg.sigma_min ** (1 / cfg.rho), cfg.sigma_max ** (1 / cfg.rho)
+    return torch.cat([(hi + ramp * (lo - hi)) ** cfg.rho, torch.zeros(1)])
+
+
+@torch.no_grad()
+def sample(denoiser: Denoiser, context: Tokens, targets: Tokens, cfg: SamplerConfig,
+           generator: torch.Generator | None = None) -> torch.Tensor:
+    """Clean (B, T, C) target latents (normalised) given clean `context` tokens; targets.x is ignored."""
+    device = context.x.device
+    noise = torch.randn(context.x.shape, generator=generator, device=device)
+    ctx_sigma = torch.full_like(context.sigma, cfg.context_sigma)
+    cache = denoiser.context_cache(context.with_x(context.x + cfg.context_sigma * noise, ctx_sigma))
+    sigmas = karras_sigmas(cfg).tolist()
+    x = sigmas[0] * torch.randn(targets.x.shape, generator=generator, device=device)
+    for sigma, following in zip(sigmas[:-1], sigmas[1:]):
+        denoised = denoiser.denoise_targets(targets.with_x(x, torch.full_like(targets.sigma, sigma)), cache)
+        x = denoised if following == 0 else x + (x - denoised) / sigma * (following - sigma)
+    return x

@@ -1,0 +1,70 @@
+"""train-sim and rollout from the command line, on a small collected and encoded dataset."""
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from millivid_env.cli.main import main
+from millivid_env.models import checkpoint
+from millivid_env.models.encode import encode_dataset
+from millivid_env.models.tokenizer import Tokenizer, TokenizerConfig
+from millivid_env.sim.world_model import load_world_model
+from tests.models.test_tokenizer import SMALL
+
+TRAIN = ["--windows", "1,2,4", "--extra", "4", "--width", "32", "--depth", "1", "--heads", "2", "--batch", "4",
+         "--plan-contexts", "1,8", "--warmup", "1", "--eval-every", "2", "--save-every", "2"]
+
+
+@pytest.fixture(scope="module")
+def encoded(tmp_path_factory, small_dataset):
+    root = tmp_path_factory.mktemp("sim")
+    shutil.copytree(small_dataset, root / "data")
+    checkpoint.save_model(root / "tok", Tokenizer(SMALL), SMALL)
+    encode_dataset(root / "tok", root / "data", batch=16)
+    return root
+
+
+def train_sim(encoded, out, steps, *extra):
+    return main(["train-sim", "--data", str(encoded / "data"), "--out", str(out), "--tokenizer", str(encoded / "tok"),
+                 "--steps", str(steps), *TRAIN, *extra])
+
+
+def test_train_resume_and_roll_out(encoded, tmp_path):
+    assert train_sim(encoded, tmp_path / "run", 2) == 0
+    first = checkpoint.read_config(tmp_path / "run")
+    assert first["step"] == 2 and first["config"]["tokens"] == [16, 4, 1] and first["config"]["actions"] == 3
+    assert train_sim(encoded, tmp_path / "run", 4, "--resume") == 0
+    assert checkpoint.read_config(tmp_path / "run")["step"] == 4
+    model = load_world_model(tmp_path / "run")
+    assert model.strategy.name == "millivid" and model.cfg.width == 32 and model.tokenizer is not None
+    assert float(model.denoiser.std[0].mean()) != 1.0, "the latents' statistics travel with the weights"
+    out = tmp_path / "rollout"
+    assert main(["rollout", "--sim", str(tmp_path / "run"), "--data", str(encoded / "data"), "--episode", "0",
+                 "--context", "8", "--frames", "12", "--steps", "2", "--out", str(out)]) == 0
+    arrays = np.load(out / "rollout.npz")
+    assert arrays["context"].shape == (8, 16, 16, 3) and arrays["generated"].shape == arrays["truth"].shape == (12, 16, 16, 3)
+    assert arrays["generated_latents"].shape == (12, 21, 4)
+    summary = json.loads((out / "rollout.json").read_text())
+    assert summary["steps"] == len(model.strategy.plan(8, 12)) and summary["tokens_per_step"]["max"] <= 16 + 8 + 4 + 4
+    assert (out / "rollout.mp4").stat().st_size > 0
+
+
+def test_bad_inputs_are_one_line_errors(encoded, tmp_path, small_dataset, capsys):
+    assert main(["train-sim", "--data", str(small_dataset), "--out", str(tmp_path / "x"),
+                 "--tokenizer", str(encoded / "tok"), "--steps", "1", *TRAIN]) == 2
+    assert "has no latents; run `millivid encode" in capsys.readouterr().err
+    assert train_sim(encoded, tmp_path / "run", 1) == 0
+    other = TokenizerConfig(**{**SMALL.__dict__, "width": SMALL.width * 2})
+    checkpoint.save_model(tmp_path / "other", Tokenizer(other), other)
+    assert main(["rollout", "--sim", str(tmp_path / "run"), "--data", str(encoded / "data"), "--tokenizer",
+                 str(tmp_path / "other"), "--context", "8", "--frames", "4", "--out", str(tmp_path / "r")]) == 2
+    assert "is not the tokenizer" in capsys.readouterr().err
+    assert main(["rollout", "--sim", str(tmp_path / "missing"), "--data", str(encoded / "data"), "--out", str(tmp_path / "r")]) == 2
+    assert "no checkpoint here" in capsys.readouterr().err
+    assert main(["rollout", "--sim", str(tmp_path / "run"), "--data", str(encoded / "data"), "--context", "30",
+                 "--frames", "30", "--out", str(tmp_path / "r")]) == 2
+    assert "fewer than --context 30 + --frames 30" in capsys.readouterr().err
+    assert main(["train-sim", "--data", str(encoded / "data"), "--out", str(tmp_path / "y"), "--tokenizer", str(encoded / "tok"),
+                 "--windows", "1,2", "--steps", "1"]) == 2
+    assert "one window per level" in capsys.readouterr().err
