@@ -7,6 +7,7 @@ from pathlib import Path
 
 from millivid_env.bench.data_bench import DataBenchConfig, run_data_bench
 from millivid_env.bench.env_bench import EnvBenchConfig, run_env_bench
+from millivid_env.bench.rollout_bench import RolloutBenchConfig, plot_rollout_bench, run_rollout_bench
 from millivid_env.bench.tokenizer_bench import run_tokenizer_bench
 from millivid_env.errors import UserError
 
@@ -14,12 +15,14 @@ TIMED = {"env": (run_env_bench, EnvBenchConfig), "data": (run_data_bench, DataBe
 
 
 def add_parser(p: argparse.ArgumentParser) -> None:
-    p.add_argument("which", choices=sorted([*TIMED, "tokenizer"]), help="what to measure")
+    p.add_argument("which", choices=sorted([*TIMED, "tokenizer", "rollout"]), help="what to measure")
     p.add_argument("--out", default=None, help="JSON file (default bench/<which>.json)")
     p.add_argument("--seconds", type=float, default=None, help="time budget per measurement (env, data)")
     p.add_argument("--tokenizer", help="tokenizer run folder (tokenizer)")
     p.add_argument("--compare", nargs="*", default=(), help="more tokenizer runs measured side by side (tokenizer)")
-    p.add_argument("--data", help="held-out dataset with block ids (tokenizer)")
+    p.add_argument("--data", help="held-out dataset with block ids (tokenizer) or encoded with poses (rollout)")
+    p.add_argument("--sim", help="trained simulator run (rollout)")
+    p.add_argument("--episodes", type=int, default=RolloutBenchConfig.episodes, help="held-out episodes (rollout)")
     p.set_defaults(run=run)
 
 
@@ -31,6 +34,11 @@ def run(args: argparse.Namespace) -> int:
             raise UserError("bench tokenizer needs --tokenizer RUN and --data DATASET")
         result = run_tokenizer_bench(Path(args.tokenizer), Path(args.data), out, tuple(Path(c) for c in args.compare))
         print(result["table"])
+    elif args.which == "rollout":
+        if not (args.sim and args.data):
+            raise UserError("bench rollout needs --sim RUN and --data DATASET")
+        result = run_rollout_bench(Path(args.sim), Path(args.data), RolloutBenchConfig(episodes=args.episodes))
+        print(plot_rollout_bench(result, out.with_suffix(".png")))
     else:
         fn, config = TIMED[args.which]
         result = fn(config() if args.seconds is None else config(seconds=args.seconds))

@@ -53,3 +53,15 @@ def test_landmark_iou_by_cover_bins_each_view_by_its_share_of_the_frame():
     assert scores[">=20%"]["pairs"] == 2 and abs(scores[">=20%"]["iou"] - (20 + 20) / (30 + 20)) < 1e-9
     masked = landmark_iou_by_cover(pred, truth, mask=truth != tower)  # masking out every tower pixel
     assert masked[">=20%"] == {"pairs": 1, "iou": 1.0}
+
+
+def test_bootstrap_interval_brackets_the_mean_and_narrows_with_more_episodes():
+    import numpy as np
+
+    from millivid_env.metrics.bootstrap import bootstrap_ci
+
+    rng = np.random.default_rng(0)
+    few, many = bootstrap_ci(rng.normal(3, 1, 8)), bootstrap_ci(rng.normal(3, 1, 800))
+    assert few["lo"] < few["mean"] < few["hi"] and many["lo"] < 3 < many["hi"]
+    assert many["hi"] - many["lo"] < few["hi"] - few["lo"]
+    assert bootstrap_ci(np.full(5, 2.0)) == {"mean": 2.0, "lo": 2.0, "hi": 2.0, "n": 5}

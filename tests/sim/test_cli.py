@@ -68,3 +68,39 @@ def test_bad_inputs_are_one_line_errors(encoded, tmp_path, small_dataset, capsys
     assert main(["train-sim", "--data", str(encoded / "data"), "--out", str(tmp_path / "y"), "--tokenizer", str(encoded / "tok"),
                  "--windows", "1,2", "--steps", "1"]) == 2
     assert "one window per level" in capsys.readouterr().err
+
+
+def test_bench_rollout_scores_against_the_truth_and_the_world(encoded, tmp_path):
+    from millivid_env.bench.rollout_bench import RolloutBenchConfig, plot_rollout_bench, run_rollout_bench
+
+    assert train_sim(encoded, tmp_path / "run", 1) == 0
+    cfg = RolloutBenchConfig(episodes=2, context=8, frames=4, sampler_steps=(1, 2), long=8, context_sigmas=(0.0, 0.2),
+                             action_frames=2, horizons=(4, 8))
+    result = run_rollout_bench(tmp_path / "run", encoded / "data", cfg)
+    quality = result["quality"]
+    assert [r["sampler_steps"] for r in quality["by_steps"]] == [1, 2]
+    assert quality["copy_last_context_frame"]["n"] == 2 and quality["copy_last_context_frame"]["mean"] > 5
+    for row in quality["by_steps"]:
+        assert row["psnr"]["lo"] <= row["psnr"]["mean"] <= row["psnr"]["hi"]
+    assert [len(r["psnr_by_frame"]) for r in result["drift"]["by_context_sigma"]] == [8, 8]
+    action = result["action_conditioning"]
+    assert action["cases"] == 2 * 3 and 0 <= action["correct"] <= 1 and np.shape(action["psnr_generated_vs_world"]) == (3, 3)
+    rows = result["cost"]["rows"]
+    assert rows[0]["flat_whole_past"]["tokens_per_step"] < rows[1]["flat_whole_past"]["tokens_per_step"]
+    assert plot_rollout_bench(result, tmp_path / "bench.png").stat().st_size > 0
+
+
+def test_the_world_reset_at_a_recorded_pose_shows_the_recorded_frame(small_dataset):
+    from millivid_env.bench.rollout_bench import episode_seed, world_frames
+    from millivid_env.record import layout
+
+    ref = layout.episode_refs(small_dataset)[0]
+    with layout.open_shard(ref.shard) as f:
+        g = f[ref.name]
+        pose, rgb, taken = g["pose"][5], g["obs/rgb"][6:8], g["actions/action"][5:7]
+    if taken[0] == taken[1]:
+        frames = world_frames(small_dataset, episode_seed(ref), pose, int(taken[0]), 2)
+        assert np.array_equal(frames, rgb)
+    else:
+        frames = world_frames(small_dataset, episode_seed(ref), pose, int(taken[0]), 1)
+        assert np.array_equal(frames[0], rgb[0])
