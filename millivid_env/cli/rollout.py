@@ -29,7 +29,8 @@ def add_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--strategy", choices=sorted(STRATEGIES), default=None, help="roll out with another strategy than the run's")
     p.add_argument("--tokenizer", type=Path, default=None, help="where the run's tokenizer is, if not where its config says")
     p.add_argument("--seed", type=options.non_negative_int, default=0)
-    p.add_argument("--out", required=True, type=Path, help="folder for rollout.mp4, rollout.npz and rollout.json")
+    p.add_argument("--out", required=True, type=Path, help="folder for the video, rollout.npz and rollout.json")
+    p.add_argument("--video", default="rollout.mp4", help="video file name in --out; .gif writes a gif")
     add_config_flags(p, SamplerConfig)
     p.set_defaults(run=run)
 
@@ -57,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     truth = arrays[layout.RGB][:total]
     args.out.mkdir(parents=True, exist_ok=True)
     shown = max(0, args.context - 16)  # the last context frames, then the rollout
-    write_video(args.out / "rollout.mp4", side_by_side(truth[shown:], np.concatenate([truth[shown:args.context], generated]),
+    write_video(args.out / args.video, side_by_side(truth[shown:], np.concatenate([truth[shown:args.context], generated]),
                                                       shown, args.context), fps=10, scale=4)
     np.savez_compressed(args.out / "rollout.npz", context=truth[:args.context], generated=generated, truth=truth[args.context:],
                         generated_latents=result.latents[0, args.context:].astype(np.float16))

@@ -104,3 +104,41 @@ def test_the_world_reset_at_a_recorded_pose_shows_the_recorded_frame(small_datas
     else:
         frames = world_frames(small_dataset, episode_seed(ref), pose, int(taken[0]), 1)
         assert np.array_equal(frames[0], rgb[0])
+
+
+@pytest.mark.slow
+def test_train_sim_under_torchrun_ddp(encoded, tmp_path):
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "-m", "millivid_env.cli.main", "train-sim",
+           "--data", str(encoded / "data"), "--out", str(tmp_path / "ddp"), "--tokenizer", str(encoded / "tok"),
+           "--steps", "2", *TRAIN]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert checkpoint.read_config(tmp_path / "ddp")["card"]["batch"] == 8
+
+
+def test_bench_revisit_reports_models_beside_references_and_resumes(encoded, tmp_path, monkeypatch):
+    from millivid_env.bench import revisit_bench
+    from millivid_env.bench.revisit_bench import RevisitBenchConfig, run_revisit_bench
+
+    assert train_sim(encoded, tmp_path / "run", 1) == 0
+    cfg = RevisitBenchConfig(episodes=3, context=8, frames=16, radius=6, max_yaw=180, recent=2, gap_edges=(4, 8), length_bin=8)
+    report = tmp_path / "report"
+    first = run_revisit_bench([tmp_path / "run"], encoded / "data", report, cfg)
+    assert set(first["summary"]) == {"reconstruction", "copy", "chance", "run"}
+    for entry in first["summary"].values():  # an untrained tokenizer: no ordering to expect, only sound intervals
+        assert entry["psnr"]["all"]["lo"] <= entry["psnr"]["all"]["mean"] <= entry["psnr"]["all"]["hi"]
+    assert first["summary"]["run"]["tokens_per_step"] <= 16 + 8 + 4 + 4
+    assert sum(first["revisit_frames"].values()) > 0
+    for name in ("results.json", "report.md", "revisit.png", "revisits.mp4"):
+        assert (report / name).stat().st_size > 0
+    assert "| run (millivid) |" in (report / "report.md").read_text()
+
+    def killed(*args, **kwargs):
+        raise AssertionError("every (episode, model) was done: nothing is rolled out again")
+
+    monkeypatch.setattr(revisit_bench, "rollout", killed)
+    again = run_revisit_bench([tmp_path / "run"], encoded / "data", report, cfg)
+    assert again["summary"] == json.loads(json.dumps(first["summary"]))

@@ -1,0 +1,52 @@
+import json
+
+import numpy as np
+import pytest
+
+from millivid_env.bench.revisit_bench import RevisitBenchConfig, frame_scores, revisit_gaps, summarise
+
+
+def out_and_back(leg: int, back: int) -> np.ndarray:
+    """Walk +x for `leg` frames, turn round, walk back `back` frames: (frames, 5) poses."""
+    x = np.concatenate([np.arange(leg, dtype=float), leg - 1 - np.arange(back, dtype=float)])
+    yaw = np.concatenate([np.zeros(leg), np.full(back, 180.0)])
+    return np.stack([x, np.zeros_like(x), np.zeros_like(x), yaw, np.zeros_like(x)], 1)
+
+
+def test_gaps_count_frames_since_the_place_was_last_seen_in_the_context():
+    cfg = RevisitBenchConfig(context=40, frames=60, radius=1.5, max_yaw=200, recent=10, gap_edges=(20, 60))
+    poses = out_and_back(40, 60)  # frame 40 + i stands at x = 39 - i, which the context saw at frame 39 - i
+    gaps = revisit_gaps(poses, cfg)
+    assert gaps.shape == (60,)
+    # just after the turn the place was seen within `recent` frames: not a revisit; later it is, seen last at 39 - i (or a neighbour)
+    assert (gaps[:5] == -1).all()
+    for i in range(6, 40):
+        assert gaps[i] in ((40 + i) - (39 - i) - 1, (40 + i) - (39 - i)), (i, gaps[i])
+    assert (gaps[41:] == -1).all(), "beyond the start of the context nothing was seen"
+    facing = RevisitBenchConfig(context=40, frames=60, radius=1.5, max_yaw=30, recent=10)
+    assert (revisit_gaps(poses, facing) == -1).all(), "walking back looks the other way: no revisit"
+
+
+def test_frame_scores_on_known_images():
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 256, (3, 16, 16, 3), dtype=np.uint8)
+    block_id = np.zeros((3, 16, 16), np.uint8)
+    block_id[:, :8] = 1  # stone in the top half, sky below
+    truth = {"rgb": rgb, "depth": np.full((3, 16, 16), 1.0, np.float32), "block_id": block_id}
+    same = frame_scores(rgb, block_id, truth)
+    assert np.allclose(same["ssim"], 1, atol=1e-4) and min(same["psnr"]) > 60 and same["miou"] == [1.0] * 3
+    assert np.isnan(same["landmark_iou"]).all(), "no landmark in view"
+    swapped = frame_scores(np.roll(rgb, 1, 0), 1 - block_id, truth)
+    assert swapped["miou"][0] == 0.0 and max(swapped["psnr"]) < 15
+    assert np.isnan(frame_scores(rgb, None, truth)["miou"]).all()
+
+
+def test_summary_splits_revisit_frames_and_bins_gaps():
+    cfg = RevisitBenchConfig(frames=4, gap_edges=(10,), length_bin=2)
+    record = lambda v: {"scores": {"psnr": v, "ssim": v, "miou": v, "landmark_iou": v}, "gaps": [-1, 5, 20, -1]}
+    summary = summarise({"m": {"a": record([1.0, 2.0, 3.0, 4.0]), "b": record([3.0, 4.0, 5.0, 6.0])}}, cfg)["m"]["psnr"]
+    assert summary["revisit"]["mean"] == pytest.approx(np.mean([2.5, 4.5]))
+    assert summary["other"]["mean"] == pytest.approx(np.mean([2.5, 4.5]))
+    assert summary["gap<10"]["mean"] == pytest.approx(3.0) and summary["gap>=10"]["mean"] == pytest.approx(4.0)
+    assert summary["frames 1-2"]["mean"] == pytest.approx(2.5) and summary["frames 3-4"]["mean"] == pytest.approx(4.5)
+    assert summary["all"]["n"] == 2
