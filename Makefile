@@ -9,7 +9,7 @@ SIM := checkpoints/sim-64
 # The learned-vs-cascaded pair trained side by side (the paper's ablation), benched beside TOKENIZER.
 ABLATION := checkpoints/ablation-learned checkpoints/ablation-cascaded
 
-.PHONY: install test test-all demo bench tokenizer sim clean
+.PHONY: install test test-all demo bench tokenizer sim revisit clean
 
 install: $(STAMP)
 
@@ -69,8 +69,28 @@ sim: install
 	$(BIN)/millivid collect datasets/voxel-revisit-64.toml --out $(HELD_OUT) --resume
 	$(BIN)/millivid encode --tokenizer $(TOKENIZER) --data $(SIM_SET)
 	$(BIN)/millivid encode --tokenizer $(TOKENIZER) --data $(HELD_OUT)
-	$(BIN)/millivid train-sim --data $(SIM_SET) --out $(SIM_REPRO) --preset cpu --strategy millivid --steps 2600 --lr 6e-4 --resume
+	$(TRAIN_SIM) --data $(SIM_SET) --out $(SIM_REPRO) --strategy millivid
 	$(BIN)/millivid bench rollout --sim $(SIM_REPRO) --data $(HELD_OUT) --out $(SIM_REPRO)/bench.json
+
+# The object-permanence comparison: flat and FramePack trained exactly as `make sim` trains MilliVid
+# (same tokenizer, data, tokens per step, model size and steps), the cascaded-tokenizer ablation on
+# copies of the data encoded by its tokenizer, then `bench revisit` on the held-out set. Each run
+# takes about as long as `make sim`; everything resumes.
+REVISIT := runs/revisit
+CASCADED := checkpoints/ablation-cascaded
+TRAIN_SIM := $(BIN)/millivid train-sim --preset cpu --steps 2600 --lr 6e-4 --resume
+REVISIT_BENCH := $(BIN)/millivid bench revisit --protocol paper --episodes 8
+
+revisit: sim
+	$(TRAIN_SIM) --data $(SIM_SET) --out $(REVISIT)/flat --strategy flat
+	$(TRAIN_SIM) --data $(SIM_SET) --out $(REVISIT)/framepack --strategy framepack
+	$(BIN)/millivid collect datasets/voxel-explore-64.toml --out $(SIM_SET)-cascaded --episodes 64 --frames 1024 --resume
+	$(BIN)/millivid collect datasets/voxel-revisit-64.toml --out $(HELD_OUT)-cascaded --resume
+	$(BIN)/millivid encode --tokenizer $(CASCADED) --data $(SIM_SET)-cascaded
+	$(BIN)/millivid encode --tokenizer $(CASCADED) --data $(HELD_OUT)-cascaded
+	$(TRAIN_SIM) --data $(SIM_SET)-cascaded --out $(REVISIT)/cascaded --strategy millivid --tokenizer $(CASCADED)
+	$(REVISIT_BENCH) --sims $(SIM_REPRO) $(REVISIT)/flat $(REVISIT)/framepack --data $(HELD_OUT) --out $(REVISIT)/report
+	$(REVISIT_BENCH) --sims $(REVISIT)/cascaded --data $(HELD_OUT)-cascaded --out $(REVISIT)/report-cascaded
 
 clean:
 	rm -rf $(VENV) out bench .pytest_cache
