@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     start = checkpoint.trainer_step(args.out) if args.resume else 0
     batches = Arrangements(episodes, strategy, pyramid, cfg.plan_contexts, cfg.batch, train_cfg.seed + start)
     val = Arrangements(val_split, strategy, pyramid, cfg.plan_contexts, 1, 0).fixed(VALIDATION_ITEMS, seed=0)
-    card = {"data": str(args.data.resolve()), "episodes": len(episodes), "batch": cfg.batch * ddp.world,
+    card = {"data": str(args.data), "episodes": len(episodes), "batch": cfg.batch * ddp.world,
             "train": dataclasses.asdict(train_cfg), "parameters": sum(p.numel() for p in model.net.parameters())}
     loss = functools.partial(sim_loss, noise=cfg.noise(), device=ddp.device)
     train(model, cfg, batches, loss, args.out, train_cfg, evaluate=lambda m: validation_loss(m, val),

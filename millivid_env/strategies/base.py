@@ -115,3 +115,14 @@ class Strategy(ABC):
         """The frames before `end` whose tokens at `levels` fill `tokens`, as (frame, level) pairs."""
         count = min(tokens // sum(self.cfg.tokens[k] for k in levels), end)
         return np.concatenate([pairs(range(end - count, end), k) for k in levels])
+
+    def first_open_frame(self, known: np.ndarray) -> int | None:
+        """The first frame not known at every level; None when every frame is."""
+        start = int(self.frontier(known)[0])
+        return None if start == len(known) else start
+
+    def whole_frames(self, known: np.ndarray, start: int, count: int) -> np.ndarray:
+        """The unknown tokens of frames [start, start + count) at every level, as (frame, level) pairs."""
+        frames = range(start, min(start + count, len(known)))
+        every = np.concatenate([pairs(frames, k) for k in range(self.cfg.levels)])
+        return every[~known[every[:, 0], every[:, 1]]]

@@ -16,12 +16,10 @@ class Causal(Strategy):
 
     def next_step(self, known: np.ndarray) -> Step | None:
         cfg = self.cfg
-        a = int(self.frontier(known)[0])
-        if a == len(known):
+        a = self.first_open_frame(known)
+        if a is None:
             return None
-        targets = pairs([a] * cfg.levels, 0)
-        targets[:, 1] = np.arange(cfg.levels)
-        targets = targets[~known[a]]
+        targets = self.whole_frames(known, a, 1)
         finer = range(cfg.levels - 1)
         context = [pairs(range(max(0, a - cfg.windows[j]), a), j) for j in finer]
         spare = cfg.budget - sum(cfg.tokens[k] for k in targets[:, 1]) - sum(len(c) * cfg.tokens[j] for j, c in zip(finer, context))

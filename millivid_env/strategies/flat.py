@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from millivid_env.strategies.base import Step, Strategy, pairs
+from millivid_env.strategies.base import Step, Strategy
 
 
 class Flat(Strategy):
@@ -11,12 +11,9 @@ class Flat(Strategy):
 
     def next_step(self, known: np.ndarray) -> Step | None:
         cfg = self.cfg
-        a = int(self.frontier(known)[0])
-        if a == len(known):
+        a = self.first_open_frame(known)
+        if a is None:
             return None
         frames = cfg.budget // cfg.frame_tokens
         new = max(1, frames // 2)
-        every = range(cfg.levels)
-        targets = np.concatenate([pairs(range(a, min(a + new, len(known))), k) for k in every])
-        targets = targets[~known[targets[:, 0], targets[:, 1]]]
-        return Step(self.back(a, (frames - new) * cfg.frame_tokens, every), targets)
+        return Step(self.back(a, (frames - new) * cfg.frame_tokens, range(cfg.levels)), self.whole_frames(known, a, new))

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from millivid_env.strategies.base import Step, Strategy, pairs
 from millivid_env.errors import UserError
+from millivid_env.strategies.base import Step, Strategy
 
 
 class FramePack(Strategy):
@@ -17,15 +17,14 @@ class FramePack(Strategy):
 
     def next_step(self, known: np.ndarray) -> Step | None:
         cfg = self.cfg
-        a = int(self.frontier(known)[0])
-        if a == len(known):
+        a = self.first_open_frame(known)
+        if a is None:
             return None
         spare = cfg.budget - cfg.new_frames * cfg.frame_tokens
         if spare < 0:
             raise UserError(f"FramePack's {cfg.new_frames} new frames need {cfg.new_frames * cfg.frame_tokens} tokens, "
                             f"more than the budget of {cfg.budget}")
-        targets = np.concatenate([pairs(range(a, min(a + cfg.new_frames, len(known))), k) for k in range(cfg.levels)])
-        targets = targets[~known[targets[:, 0], targets[:, 1]]]
+        targets = self.whole_frames(known, a, cfg.new_frames)
         context, end, share = [], a, spare // cfg.levels
         for tier in range(cfg.levels):
             tokens = share if tier < cfg.levels - 1 else spare
