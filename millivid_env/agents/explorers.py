@@ -154,6 +154,36 @@ class RevisitWalker(Explorer):
         return FORWARD
 
 
+class GoalSeeker(Explorer):
+    """Heads for the task's goal (`info["task"]["goal"]`: x, z), with random detours and a random
+    walk away from obstacles: task data with successes in it, which random walks rarely reach."""
+
+    def __init__(self, action_space: spaces.Space, seed: int | None = None, detour: float = 0.03) -> None:
+        self.detour = detour
+        super().__init__(action_space, seed)
+
+    def reset(self, seed: int | None = None) -> None:
+        super().reset(seed)
+        self._walk = RandomWalk(spaces.Discrete(len(MACRO_ACTIONS)), seed=int(self.rng.integers(2**31)))
+        self._goal: np.ndarray | None = None
+        self._wander = 0
+
+    def act(self, obs: Any, info: dict[str, Any]) -> Any:
+        self._goal = info.get("task", {}).get("goal")
+        return super().act(obs, info)
+
+    def choose(self, pose: np.ndarray) -> int:
+        if self._wander == 0 and (self.stuck(pose) or self.rng.random() < self.detour):
+            self._wander = int(self.rng.integers(4, 12))
+        if self._goal is None or self._wander > 0:
+            self._wander = max(0, self._wander - 1)
+            return self._walk._decide(pose)
+        turn = heading_to(pose, self._goal)
+        if abs(turn) > TURN_DEGREES * 0.75:
+            return RIGHT if turn > 0 else LEFT
+        return FORWARD
+
+
 class UniformRandom:
     """Uniform samples of any action space (for third-party envs such as Crafter)."""
 
@@ -169,7 +199,8 @@ class UniformRandom:
         return self.space.sample()
 
 
-EXPLORERS = {"random": RandomWalk, "look_around": LookAround, "revisit": RevisitWalker, "uniform": UniformRandom}
+EXPLORERS = {"random": RandomWalk, "look_around": LookAround, "revisit": RevisitWalker, "seek": GoalSeeker,
+             "uniform": UniformRandom}
 
 
 def make_explorer(name: str, action_space: spaces.Space, seed: int | None = None, **kwargs: Any) -> Explorer | UniformRandom:

@@ -6,10 +6,13 @@ ENV_IDS = {
     "millivid/VoxelLoop-v0": "millivid_env.envs.voxel_world:VoxelLoopEnv",
     "millivid/MineRL-v0": "millivid_env.envs.minerl_adapter:MineRLEnv",
     "millivid/Crafter-v0": "millivid_env.envs.crafter_adapter:CrafterEnv",
+    "millivid/VoxelReach-v0": "millivid_env.envs.tasks:make_reach",
+    "millivid/VoxelReturn-v0": "millivid_env.envs.tasks:make_return",
 }
+EPISODE_STEPS = {"millivid/VoxelReach-v0": 512, "millivid/VoxelReturn-v0": 512}  # tasks end by truncation at worst
 
 
 def register_envs() -> None:
     for env_id, entry_point in ENV_IDS.items():
         if env_id not in registry:
-            register(env_id, entry_point=entry_point)
+            register(env_id, entry_point=entry_point, max_episode_steps=EPISODE_STEPS.get(env_id))

@@ -7,7 +7,7 @@ from millivid_env.record.recipe import load_recipe
 DATASETS = Path(__file__).resolve().parents[2] / "datasets"
 
 
-@pytest.mark.parametrize("name", ["voxel-revisit-64", "voxel-explore-64", "crafter-random"])
+@pytest.mark.parametrize("name", sorted(p.stem for p in DATASETS.glob("*.toml")))
 def test_shipped_recipes_load(name):
     recipe = load_recipe(DATASETS / f"{name}.toml")
     assert recipe.name == name and recipe.episodes > 0 and recipe.frames > 0
