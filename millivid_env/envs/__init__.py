@@ -8,6 +8,7 @@ ENV_IDS = {
     "millivid/Crafter-v0": "millivid_env.envs.crafter_adapter:CrafterEnv",
     "millivid/VoxelReach-v0": "millivid_env.envs.tasks:make_reach",
     "millivid/VoxelReturn-v0": "millivid_env.envs.tasks:make_return",
+    "millivid/Sim-v0": "millivid_env.sim.env:SimEnv",
 }
 EPISODE_STEPS = {"millivid/VoxelReach-v0": 512, "millivid/VoxelReturn-v0": 512}  # tasks end by truncation at worst
 

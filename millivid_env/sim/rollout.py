@@ -14,6 +14,7 @@ from millivid_env.models.sampler import SamplerConfig, sample
 from millivid_env.models.tokenizer_training import to_uint8
 from millivid_env.sim.tokens import arrange, collate
 from millivid_env.sim.world_model import WorldModel
+from millivid_env.strategies import Step
 
 DECODE_CHUNK = 256
 
@@ -37,6 +38,21 @@ def check_actions(model: WorldModel, frame_actions: np.ndarray) -> None:
                         f"{model.cfg.actions} stands for none), got {frame_actions[bad][0]}")
 
 
+def generate_step(model: WorldModel, latents: np.ndarray, frame_actions: np.ndarray, step: Step, sampler: SamplerConfig,
+                  generator: torch.Generator) -> int:
+    """Sample the step's targets for every world of the batch into `latents` (B, F, tokens, C), in
+    place; returns the tokens in the step."""
+    denoiser, pyramid = model.denoiser, model.pyramid
+    tokens = collate([arrange(pyramid, latents[b], frame_actions[b], step) for b in range(len(latents))]).to(model.device)
+    tokens = tokens.with_x(denoiser.normalise(tokens.x, tokens.level), tokens.sigma)
+    split = int((~tokens.target[0]).sum())
+    targets = tokens.take(slice(split, None))
+    x = sample(denoiser, tokens.take(slice(0, split)), targets, sampler, generator)
+    frames, index = pyramid.rows(step.targets)
+    latents[:, frames, index] = denoiser.denormalise(x, targets.level).cpu().numpy()
+    return len(tokens)
+
+
 def rollout(model: WorldModel, context: np.ndarray, frame_actions: np.ndarray, sampler: SamplerConfig = SamplerConfig(),
             seed: int = 0, progress: bool = False) -> Rollout:
     """Generate frames after `context` (B, C0, tokens, C) latents. `frame_actions` (B, C0 + frames):
@@ -52,17 +68,9 @@ def rollout(model: WorldModel, context: np.ndarray, frame_actions: np.ndarray, s
     latents[:, :given] = context
     out = Rollout(latents, given)
     generator = torch.Generator(device=model.device).manual_seed(seed)
-    denoiser, pyramid = model.denoiser, model.pyramid
     started = time.perf_counter()
     for step in tqdm(model.strategy.plan(given, total - given), desc="rollout", unit="step", disable=not progress):
-        tokens = collate([arrange(pyramid, latents[b], frame_actions[b], step) for b in range(batch)]).to(model.device)
-        tokens = tokens.with_x(denoiser.normalise(tokens.x, tokens.level), tokens.sigma)
-        split = int((~tokens.target[0]).sum())
-        targets = tokens.take(slice(split, None))
-        x = sample(denoiser, tokens.take(slice(0, split)), targets, sampler, generator)
-        frames, index = pyramid.rows(step.targets)
-        latents[:, frames, index] = denoiser.denormalise(x, targets.level).cpu().numpy()
-        out.tokens_per_step.append(len(tokens))
+        out.tokens_per_step.append(generate_step(model, latents, frame_actions, step, sampler, generator))
     out.seconds = time.perf_counter() - started
     return out
 
@@ -81,3 +89,43 @@ def decode(model: WorldModel, latents: np.ndarray) -> np.ndarray:
         images.append(to_uint8(model.tokenizer.decode(levels).cpu()))
     frames = np.concatenate(images)
     return frames.reshape(*latents.shape[:-2], *frames.shape[1:])
+
+
+class Stepper:
+    """Frame-at-a-time generation for an interactive env: a batch of worlds, one action each per
+    call, under a one-frame-per-step strategy (causal). Only the frames the strategy can still
+    look at are kept, so memory stays bounded however long the episode runs."""
+
+    def __init__(self, model: WorldModel, sampler: SamplerConfig = SamplerConfig(), seed: int = 0) -> None:
+        self.model, self.sampler = model, sampler
+        probe = model.strategy.plan(100_000, 1)[0]  # the farthest back a step looks, from deep in a rollout
+        if len(np.unique(probe.targets[:, 0])) != 1:
+            raise UserError(f"the {model.strategy.name} strategy does not make one frame a step; use causal")
+        self.keep = 100_000 - probe.span[0] + 1
+        self.generator = torch.Generator(device=model.device).manual_seed(seed)
+        self.latents = np.zeros((0, 0, model.pyramid.total, model.cfg.channels), np.float32)
+        self.frame_actions = np.zeros((0, 0), np.int64)
+
+    def start(self, context: np.ndarray, frame_actions: np.ndarray) -> None:
+        """Context latents (B, T, tokens, C) and the actions that led to each of their frames (B, T)."""
+        if context.ndim != 4 or context.shape[2:] != (self.model.pyramid.total, self.model.cfg.channels) or not context.shape[1]:
+            raise UserError(f"prompt latents must be (batch, frames >= 1, {self.model.pyramid.total}, "
+                            f"{self.model.cfg.channels}), got {context.shape}")
+        if frame_actions.shape != context.shape[:2]:
+            raise UserError(f"prompt actions must be one per prompt frame {context.shape[:2]}, got {frame_actions.shape}")
+        check_actions(self.model, frame_actions)
+        self.latents = context[:, -self.keep:].astype(np.float32)
+        self.frame_actions = frame_actions[:, -self.keep:].astype(np.int64)
+
+    def step(self, actions: np.ndarray) -> np.ndarray:
+        """The next frame's latents (B, tokens, C) of every world after its action."""
+        actions = np.asarray(actions).reshape(-1)
+        if len(actions) != len(self.latents) or not np.all((actions >= 0) & (actions < self.model.cfg.actions)):
+            raise UserError(f"one action in [0, {self.model.cfg.actions}) per world ({len(self.latents)}), got {actions.tolist()}")
+        latents = np.concatenate([self.latents, np.zeros_like(self.latents[:, :1])], 1)
+        frame_actions = np.concatenate([self.frame_actions, actions[:, None].astype(np.int64)], 1)
+        known = np.ones(latents.shape[1:2] + (len(self.model.pyramid.tokens),), bool)
+        known[-1] = False
+        generate_step(self.model, latents, frame_actions, self.model.strategy.next_step(known), self.sampler, self.generator)
+        self.latents, self.frame_actions = latents[:, -self.keep:], frame_actions[:, -self.keep:]
+        return latents[:, -1]

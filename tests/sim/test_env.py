@@ -1,0 +1,118 @@
+"""millivid/Sim-v0 on a tiny untrained world model: the API, determinism, the checkers, bounded memory, bad input."""
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+from millivid_env.errors import UserError
+from millivid_env.models import checkpoint
+from millivid_env.models.diffusion import Denoiser
+from millivid_env.models.encode import tokenizer_id
+from millivid_env.models.tokenizer import Tokenizer
+from millivid_env.sim.world_model import SimConfig
+from tests.models.test_tokenizer import SMALL
+
+
+@pytest.fixture(scope="module")
+def sim(tmp_path_factory):
+    root = tmp_path_factory.mktemp("simenv")
+    torch.manual_seed(0)
+    checkpoint.save_model(root / "tok", Tokenizer(SMALL), SMALL)
+    cfg = SimConfig(strategy="causal", windows=(1, 2, 4), extra=4, width=32, depth=1, heads=2, tokens=(16, 4, 1), channels=4,
+                    tokenizer=str(root / "tok"), tokenizer_id=tokenizer_id(root / "tok"))
+    denoiser = Denoiser(cfg.dit_config())
+    with torch.no_grad():
+        for p in denoiser.net.parameters():
+            p.normal_(0, 0.1)
+    checkpoint.save_model(root / "sim", denoiser, cfg)
+    return root
+
+
+def make(sim, **kwargs):
+    return gym.make("millivid/Sim-v0", checkpoint=sim / "sim", prompt_frames=4, **kwargs)
+
+
+def frames_after(env, seed, actions, options=None):
+    obs, _ = env.reset(seed=seed, options=options)
+    return np.stack([obs["pov"]] + [env.step(a)[0]["pov"] for a in actions])
+
+
+def test_steps_return_frames_and_latents(sim):
+    env = make(sim)
+    obs, info = env.reset(seed=0)
+    assert obs["pov"].shape == (16, 16, 3) and obs["pov"].dtype == np.uint8 and info["prompt_frames"] == 4
+    obs, reward, terminated, truncated, info = env.step(1)
+    assert env.observation_space.contains(obs) and reward == 0.0 and not terminated and not truncated
+    assert [z.shape for z in info["latents"]] == [(16, 4), (4, 4), (1, 4)]
+
+
+def test_same_seed_and_actions_same_frames(sim):
+    actions = [0, 1, 2, 0, 0, 1]
+    a, b = frames_after(make(sim), 3, actions), frames_after(make(sim), 3, actions)
+    assert np.array_equal(a, b)
+    assert not np.array_equal(a, frames_after(make(sim), 4, actions))
+
+
+def test_gymnasium_and_stable_baselines_checkers(sim):
+    from gymnasium.utils.env_checker import check_env
+    from stable_baselines3.common.env_checker import check_env as sb3_check_env
+
+    check_env(make(sim).unwrapped, skip_render_check=True)
+    sb3_check_env(make(sim).unwrapped)
+
+
+def test_memory_stays_bounded_and_the_horizon_truncates(sim):
+    env = make(sim, horizon=60)
+    env.reset(seed=0)
+    stepper = env.unwrapped.stepper
+    sizes = []
+    for t in range(60):
+        *_, truncated, _ = env.step(t % 3)
+        sizes.append(stepper.latents.shape[1])
+    assert truncated and max(sizes) == stepper.keep == sizes[-1] <= 4 + 4 + 1
+
+
+@pytest.mark.slow
+def test_five_thousand_steps_in_bounded_memory(sim):
+    env = make(sim, horizon=10_000)
+    env.reset(seed=0)
+    for t in range(5000):
+        env.step(t % 3)
+    assert env.unwrapped.stepper.latents.shape[1] == env.unwrapped.stepper.keep
+
+
+def test_prompts_from_frames_or_latents_and_chunk_rollouts(sim):
+    env = make(sim)
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 256, (5, 16, 16, 3), dtype=np.uint8)
+    obs, info = env.reset(seed=0, options={"prompt": {"frames": frames, "actions": [0, 1, 2, 0]}})
+    assert info["prompt_frames"] == 5
+    latents = env.unwrapped.stepper.latents[0]  # the frames the strategy still looks at
+    obs, info = env.reset(seed=0, options={"prompt": {"latents": latents, "actions": [0] * (len(latents) - 1)}})
+    before = env.unwrapped.stepper.latents.copy()
+    chunk = env.unwrapped.rollout(np.array([0, 0, 1, 2, 2, 0, 0, 0]))
+    assert chunk.shape == (8, 16, 16, 3) and np.array_equal(env.unwrapped.stepper.latents, before)
+
+
+@pytest.mark.parametrize("prompt, message", [
+    ({"frames": np.zeros((3, 8, 8, 3), np.uint8), "actions": [0, 0]}, "must be uint8"),
+    ({"latents": np.zeros((3, 5, 4)), "actions": [0, 0]}, "must be"),
+    ({"latents": np.zeros((3, 21, 4)), "actions": [0]}, "needs 2 actions"),
+    ({"actions": [0]}, 'with "frames"'),
+])
+def test_bad_prompts_say_what_is_wrong(sim, prompt, message):
+    with pytest.raises(UserError, match=message):
+        make(sim).reset(seed=0, options={"prompt": prompt})
+
+
+def test_bad_actions_and_checkpoints(sim, tmp_path):
+    env = make(sim)
+    env.reset(seed=0)
+    with pytest.raises(UserError, match="action must be an int"):
+        env.step(3)
+    with pytest.raises(UserError, match="no checkpoint here"):
+        gym.make("millivid/Sim-v0", checkpoint=tmp_path / "missing")
+    other = type(SMALL)(**{**SMALL.__dict__, "width": 16})
+    checkpoint.save_model(tmp_path / "other", Tokenizer(other), other)
+    with pytest.raises(UserError, match="is not the tokenizer"):
+        gym.make("millivid/Sim-v0", checkpoint=sim / "sim", tokenizer=tmp_path / "other")
