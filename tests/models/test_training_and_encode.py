@@ -193,7 +193,7 @@ def test_cli_errors_are_one_line(tmp_path, small_dataset):
                           (["train-tokenizer", "--data", "x", "--out", "o", "--ema", "1.5"], "ema is a decay in [0, 1), got 1.5"),
                           (["train-tokenizer", "--data", "x", "--out", "o", "--palette-weight", "-1"], "palette_weight must be >= 0, got -1.0"),
                           (["train-tokenizer", "--data", "x", "--out", "o", "--explorers", "revist"],
-                           "--explorers: explorers are look_around, random, revisit, uniform; got 'revist'")):
+                           "--explorers: explorers are look_around, random, revisit, seek, uniform; got 'revist'")):
         result = subprocess.run([sys.executable, "-m", "millivid_env.cli.main", *argv], capture_output=True, text=True)
         assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
 
