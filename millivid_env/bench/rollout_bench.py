@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from millivid_env.bench.timing import machine
 from millivid_env.data.windows import split_episodes
@@ -42,6 +43,7 @@ class RolloutBenchConfig:
     context: int = 64  # true frames before generation
     frames: int = 16  # generated frames scored for quality and copying
     sampler_steps: tuple[int, ...] = (1, 2, 3, 5, 10)  # sampler iterations compared
+    other_strategies: tuple[str, ...] = ("causal",)  # the same weights rolled out with these too, default sampler
     long: int = 64  # generated frames of the drift rollouts
     context_sigmas: tuple[float, ...] = (0.0, 0.1, 0.3)  # context noise at sampling, compared on the long rollouts
     action_frames: int = 8  # frames each macro action is held in the action test
@@ -81,7 +83,13 @@ def quality_vs_steps(model, episodes, cfg: RolloutBenchConfig) -> dict[str, Any]
         per_episode = frame_psnr(frames, truth).mean(1)
         rows.append({"sampler_steps": steps, "psnr": bootstrap_ci(per_episode), "seconds_per_frame": seconds / len(episodes),
                      "minus_copy": bootstrap_ci(per_episode - copy_psnr)})
-    return {"frames": cfg.frames, "copy_last_context_frame": bootstrap_ci(copy_psnr), "by_steps": rows}
+    by_strategy = []
+    for name in cfg.other_strategies:
+        frames, seconds = generate(model.with_strategy(name), episodes, cfg.context, actions, SamplerConfig(), cfg.seed)
+        per_episode = frame_psnr(frames, truth).mean(1)
+        by_strategy.append({"strategy": name, "psnr": bootstrap_ci(per_episode), "seconds_per_frame": seconds / len(episodes),
+                            "minus_copy": bootstrap_ci(per_episode - copy_psnr)})
+    return {"frames": cfg.frames, "copy_last_context_frame": bootstrap_ci(copy_psnr), "by_steps": rows, "by_strategy": by_strategy}
 
 
 def drift(model, episodes, cfg: RolloutBenchConfig) -> dict[str, Any]:
@@ -116,20 +124,24 @@ def world_frames(data: Path, seed: int, pose: np.ndarray, action: int, count: in
 
 
 def action_conditioning(model, episodes, cfg: RolloutBenchConfig, data: Path) -> dict[str, Any]:
-    """Rollouts under each macro action held, scored against the world's frames under every action."""
+    """Rollouts under each macro action held, scored against the world's frames under every action,
+    for the run's strategy and then `cfg.other_strategies` (same weights)."""
     n = len(MACRO_ACTIONS)
-    score = np.zeros((len(episodes), n, n))
     truths = [[world_frames(data, episode_seed(e.ref), arrays[layout.POSE][cfg.context - 1], b, cfg.action_frames) for b in range(n)]
               for e, arrays in episodes]
-    for a in range(n):
-        actions = np.stack([np.concatenate([e.frame_actions[:cfg.context], np.full(cfg.action_frames, a)]) for e, _ in episodes])
-        generated, _ = generate(model, episodes, cfg.context, actions, SamplerConfig(), cfg.seed)
-        for i in range(len(episodes)):
-            for b in range(n):
-                score[i, a, b] = frame_psnr(generated[i], truths[i][b]).mean()
-    correct = score.argmax(2) == np.arange(n)
-    return {"frames": cfg.action_frames, "actions": list(MACRO_ACTIONS), "correct": float(correct.mean()),
-            "cases": int(correct.size), "psnr_generated_vs_world": score.mean(0).round(2).tolist()}
+    rows = []
+    for name in (model.cfg.strategy, *cfg.other_strategies):
+        score = np.zeros((len(episodes), n, n))
+        for a in range(n):
+            actions = np.stack([np.concatenate([e.frame_actions[:cfg.context], np.full(cfg.action_frames, a)]) for e, _ in episodes])
+            generated, _ = generate(model.with_strategy(name), episodes, cfg.context, actions, SamplerConfig(), cfg.seed)
+            for i in range(len(episodes)):
+                for b in range(n):
+                    score[i, a, b] = frame_psnr(generated[i], truths[i][b]).mean()
+        correct = score.argmax(2) == np.arange(n)
+        rows.append({"strategy": name, "correct": float(correct.mean()), "cases": int(correct.size),
+                     "psnr_generated_vs_world": score.mean(0).round(2).tolist()})
+    return {"frames": cfg.action_frames, "actions": list(MACRO_ACTIONS), **rows[0], "by_strategy": rows[1:]}
 
 
 def whole_past_step(past: int, new: int, levels: int) -> Step:
@@ -171,10 +183,10 @@ def run_rollout_bench(sim: Path, data: Path, cfg: RolloutBenchConfig = RolloutBe
     started = time.perf_counter()
     result = {"sim": str(sim), "data": str(data), "strategy": model.cfg.strategy, "config": dataclasses.asdict(cfg),
               "machine": machine(), "date": time.strftime("%Y-%m-%d")}
-    result["quality"] = quality_vs_steps(model, episodes, cfg)
-    result["drift"] = drift(model, episodes, cfg)
-    result["action_conditioning"] = action_conditioning(model, episodes, cfg, data)
-    result["cost"] = cost(model, cfg)
+    phases = {"quality": lambda: quality_vs_steps(model, episodes, cfg), "drift": lambda: drift(model, episodes, cfg),
+              "action_conditioning": lambda: action_conditioning(model, episodes, cfg, data), "cost": lambda: cost(model, cfg)}
+    for name, measure in tqdm(phases.items(), desc="bench rollout", unit="phase"):
+        result[name] = measure()
     result["seconds"] = round(time.perf_counter() - started, 1)
     return result
 
@@ -192,6 +204,9 @@ def plot_rollout_bench(result: dict[str, Any], out: Path) -> Path:
                                          [r["psnr"]["hi"] - m for m, r in zip(means, quality["by_steps"])]], marker="o", label="generated")
     copy = quality["copy_last_context_frame"]
     axes[0].axhspan(copy["lo"], copy["hi"], color="grey", alpha=0.3, label="repeat last context frame")
+    for row in quality.get("by_strategy", []):
+        axes[0].errorbar([3], [row["psnr"]["mean"]], yerr=[[row["psnr"]["mean"] - row["psnr"]["lo"]], [row["psnr"]["hi"] - row["psnr"]["mean"]]],
+                         marker="s", capsize=3, label=f"{row['strategy']} strategy, 3 steps")
     axes[0].set(xscale="log", xlabel="sampler steps", ylabel=f"PSNR, first {quality['frames']} frames (dB)",
                 title="quality against sampler steps (95% CI over episodes)")
     axes[0].legend(fontsize=8)

@@ -82,9 +82,11 @@ def test_bench_rollout_scores_against_the_truth_and_the_world(encoded, tmp_path)
     assert quality["copy_last_context_frame"]["n"] == 2 and quality["copy_last_context_frame"]["mean"] > 5
     for row in quality["by_steps"]:
         assert row["psnr"]["lo"] <= row["psnr"]["mean"] <= row["psnr"]["hi"]
+    assert [r["strategy"] for r in quality["by_strategy"]] == ["causal"]
     assert [len(r["psnr_by_frame"]) for r in result["drift"]["by_context_sigma"]] == [8, 8]
     action = result["action_conditioning"]
     assert action["cases"] == 2 * 3 and 0 <= action["correct"] <= 1 and np.shape(action["psnr_generated_vs_world"]) == (3, 3)
+    assert [(r["strategy"], r["cases"]) for r in action["by_strategy"]] == [("causal", 6)]
     rows = result["cost"]["rows"]
     assert rows[0]["flat_whole_past"]["tokens_per_step"] < rows[1]["flat_whole_past"]["tokens_per_step"]
     assert plot_rollout_bench(result, tmp_path / "bench.png").stat().st_size > 0
