@@ -10,10 +10,12 @@ ENV_IDS = {
     "millivid/VoxelReturn-v0": "millivid_env.envs.tasks:make_return",
     "millivid/Sim-v0": "millivid_env.sim.env:SimEnv",
 }
+VECTOR_ENTRY_POINTS = {"millivid/Sim-v0": "millivid_env.sim.vector_env:SimVectorEnv"}  # batched in one forward pass
 EPISODE_STEPS = {"millivid/VoxelReach-v0": 512, "millivid/VoxelReturn-v0": 512}  # tasks end by truncation at worst
 
 
 def register_envs() -> None:
     for env_id, entry_point in ENV_IDS.items():
         if env_id not in registry:
-            register(env_id, entry_point=entry_point, max_episode_steps=EPISODE_STEPS.get(env_id))
+            register(env_id, entry_point=entry_point, vector_entry_point=VECTOR_ENTRY_POINTS.get(env_id),
+                     max_episode_steps=EPISODE_STEPS.get(env_id))

@@ -64,7 +64,7 @@ def test_gymnasium_and_stable_baselines_checkers(sim):
 def test_memory_stays_bounded_and_the_horizon_truncates(sim):
     env = make(sim, horizon=60)
     env.reset(seed=0)
-    stepper = env.unwrapped.stepper
+    stepper = env.unwrapped.sim.stepper
     sizes = []
     for t in range(60):
         *_, truncated, _ = env.step(t % 3)
@@ -78,7 +78,7 @@ def test_five_thousand_steps_in_bounded_memory(sim):
     env.reset(seed=0)
     for t in range(5000):
         env.step(t % 3)
-    assert env.unwrapped.stepper.latents.shape[1] == env.unwrapped.stepper.keep
+    assert env.unwrapped.sim.stepper.latents.shape[1] == env.unwrapped.sim.stepper.keep
 
 
 def test_prompts_from_frames_or_latents_and_chunk_rollouts(sim):
@@ -87,11 +87,11 @@ def test_prompts_from_frames_or_latents_and_chunk_rollouts(sim):
     frames = rng.integers(0, 256, (5, 16, 16, 3), dtype=np.uint8)
     obs, info = env.reset(seed=0, options={"prompt": {"frames": frames, "actions": [0, 1, 2, 0]}})
     assert info["prompt_frames"] == 5
-    latents = env.unwrapped.stepper.latents[0]  # the frames the strategy still looks at
+    latents = env.unwrapped.sim.stepper.latents[0]  # the frames the strategy still looks at
     obs, info = env.reset(seed=0, options={"prompt": {"latents": latents, "actions": [0] * (len(latents) - 1)}})
-    before = env.unwrapped.stepper.latents.copy()
+    before = env.unwrapped.sim.stepper.latents.copy()
     chunk = env.unwrapped.rollout(np.array([0, 0, 1, 2, 2, 0, 0, 0]))
-    assert chunk.shape == (8, 16, 16, 3) and np.array_equal(env.unwrapped.stepper.latents, before)
+    assert chunk.shape == (8, 16, 16, 3) and np.array_equal(env.unwrapped.sim.stepper.latents, before)
 
 
 @pytest.mark.parametrize("prompt, message", [
@@ -116,3 +116,45 @@ def test_bad_actions_and_checkpoints(sim, tmp_path):
     checkpoint.save_model(tmp_path / "other", Tokenizer(other), other)
     with pytest.raises(UserError, match="is not the tokenizer"):
         gym.make("millivid/Sim-v0", checkpoint=sim / "sim", tokenizer=tmp_path / "other")
+
+
+def make_vec(sim, num_envs, **kwargs):
+    return gym.make_vec("millivid/Sim-v0", num_envs=num_envs, checkpoint=sim / "sim", prompt_frames=4, **kwargs)
+
+
+def test_the_vector_env_steps_every_world_in_one_batch_as_single_envs_would(sim):
+    envs = make_vec(sim, 3, horizon=3)
+    assert type(envs.unwrapped).__name__ == "SimVectorEnv"
+    obs, info = envs.reset(seed=5)
+    assert obs["pov"].shape == (3, 16, 16, 3) and envs.observation_space.contains(obs)
+    assert not np.array_equal(obs["pov"][0], obs["pov"][1])  # each world its own rendered prompt
+    assert envs.unwrapped.sim.stepper.latents.shape[0] == 3  # one batch, not three models
+    for t in range(3):
+        obs, reward, terminated, truncated, info = envs.step(np.array([0, 1, 2]))
+        assert reward.shape == (3,) and not terminated.any() and truncated.all() == (t == 2)
+    assert len(info["final_obs"]) == 3 and info["final_obs"][0]["pov"].shape == (16, 16, 3)
+    assert info["prompt_frames"].tolist() == [4, 4, 4]  # restarted in the same step
+
+    # a batch of one follows the single env's frames from the same latent prompt
+    single = make(sim)
+    single.reset(seed=0)
+    prompt = {"latents": single.unwrapped.sim.stepper.latents[0], "actions": single.unwrapped.sim.stepper.frame_actions[0, 1:]}
+    one = make_vec(sim, 1)
+    one.reset(seed=9, options={"prompts": [prompt]})
+    batched = [one.step(np.array([a]))[0]["pov"][0] for a in (0, 2, 1)]
+    single.reset(seed=9, options={"prompt": prompt})
+    alone = [single.step(a)[0]["pov"] for a in (0, 2, 1)]
+    assert np.array_equal(np.stack(batched), np.stack(alone))
+
+
+def test_the_vector_env_rejects_bad_actions_and_prompts(sim):
+    envs = make_vec(sim, 2)
+    envs.reset(seed=0)
+    with pytest.raises(UserError, match=r"actions must be \(2,\) ints"):
+        envs.step(np.array([0, 3]))
+    with pytest.raises(UserError, match="one prompt per world"):
+        envs.reset(options={"prompts": [None]})
+    frames = envs.unwrapped.rollout(np.zeros((2, 3), np.int64))
+    assert frames.shape == (2, 3, 16, 16, 3)
+    with pytest.raises(UserError, match=r"rollout needs \(2, T >= 1\)"):
+        envs.unwrapped.rollout(np.zeros((1, 3), np.int64))

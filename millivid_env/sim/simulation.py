@@ -1,0 +1,136 @@
+"""A batch of simulated worlds stepped together: the core of `millivid/Sim-v0` and its vector env.
+
+Knows prompts, the causal `Stepper` and decoding, nothing of Gymnasium's bookkeeping. A prompt is
+the context a rollout starts from:
+
+- `{"frames": uint8 (T, H, W, 3), "actions": (T - 1,)}`: live frames and the actions between them
+  (e.g. from `millivid/VoxelLoop-v0`), encoded by the model's tokenizer;
+- `{"latents": (T, tokens, C), "actions": (T - 1,)}`: an encoded slice, e.g. a dataset episode's;
+- `None`: `prompt_frames` frames rendered from the voxel world `prompt_world` along a random walk,
+  so a fresh clone needs no dataset. The world is left where the prompt ended (`world`), so the
+  true world can be stepped beside the simulated one under the same actions.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from millivid_env.errors import UserError
+from millivid_env.models.encode import encode_frames
+from millivid_env.models.sampler import SamplerConfig
+from millivid_env.sim.rollout import Stepper, decode, rollout
+from millivid_env.sim.world_model import load_world_model
+
+DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[2] / "checkpoints" / "sim-64"
+
+
+@dataclass(frozen=True)
+class SimSettings:
+    checkpoint: str | Path = DEFAULT_CHECKPOINT
+    tokenizer: str | Path | None = None  # where the run's tokenizer is, if not where its config says
+    horizon: int = 1000  # steps before an episode truncates: rollouts drift the longer they run
+    prompt_frames: int = 16  # frames of a rendered prompt
+    prompt_world: int = 0  # world seed of the voxel world prompts are rendered from
+    sampler_steps: int = 2  # denoising iterations per frame
+    context_sigma: float = 0.0  # noise the context is seen at while sampling
+
+    def check(self) -> None:
+        if self.horizon < 1 or self.prompt_frames < 1 or self.sampler_steps < 1:
+            raise UserError(f"horizon, prompt_frames and sampler_steps must be >= 1, got {self.horizon}, "
+                            f"{self.prompt_frames} and {self.sampler_steps}")
+
+
+class Simulation:
+    """Worlds generated one frame a step under the causal strategy, all from the same weights."""
+
+    def __init__(self, settings: SimSettings) -> None:
+        settings.check()
+        self.settings = settings
+        model = load_world_model(settings.checkpoint, settings.tokenizer)
+        self.model = model if model.cfg.strategy == "causal" else model.with_strategy("causal")
+        self.chunk_model = model.with_strategy("millivid")
+        self.sampler = SamplerConfig(steps=settings.sampler_steps, context_sigma=settings.context_sigma)
+        self.stepper = Stepper(self.model, self.sampler)
+        self.side = self.model.tokenizer.cfg.image_size
+        self.actions = self.model.cfg.actions
+        self.world: gym.Env | None = None  # the voxel world prompts are rendered from, generated once
+
+    def start(self, prompts: list[tuple[np.ndarray, np.ndarray]], seed: int) -> None:
+        """Begin every world from its (latents, actions) prompt; all prompts as long as each other."""
+        if len({len(latents) for latents, _ in prompts}) != 1:
+            raise UserError(f"the worlds of one batch need prompts of one length, got {[len(p[0]) for p in prompts]}")
+        no_action = np.full((len(prompts), 1), self.actions)
+        self.stepper.generator.manual_seed(seed)
+        self.stepper.start(np.stack([p[0] for p in prompts]), np.concatenate([no_action, np.stack([p[1] for p in prompts])], 1))
+
+    def step(self, actions: np.ndarray) -> np.ndarray:
+        """The next latents (B, tokens, C) of every world."""
+        return self.stepper.step(actions)
+
+    def frames(self, latents: np.ndarray) -> np.ndarray:
+        return decode(self.model, latents)
+
+    def levels(self, latents: np.ndarray) -> list[np.ndarray]:
+        """(..., tokens, C) latents split into the pyramid's levels, finest first."""
+        offsets = self.model.pyramid.offsets
+        return [latents[..., offsets[k]:offsets[k + 1], :] for k in range(len(offsets) - 1)]
+
+    def chunk(self, actions: np.ndarray, seed: int) -> np.ndarray:
+        """Frames (B, T, H, W, 3) for the (B, T) `actions`, generated at once with the MilliVid chunk
+        strategy from the current context, which it leaves as it was."""
+        if actions.ndim != 2 or len(actions) != len(self.stepper.latents) or not actions.shape[1] \
+                or not np.all((actions >= 0) & (actions < self.actions)):
+            raise UserError(f"rollout needs ({len(self.stepper.latents)}, T >= 1) actions in [0, {self.actions}), "
+                            f"got {actions.shape} {actions.ravel().tolist()[:8]}")
+        context = self.stepper.latents
+        frame_actions = np.concatenate([self.stepper.frame_actions, actions], 1)
+        out = rollout(self.chunk_model, context, frame_actions, self.sampler, seed=seed)
+        return decode(self.model, out.latents[:, context.shape[1]:])
+
+    def prompt(self, prompt: dict[str, Any] | None, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """Context latents (T, tokens, C) and the T - 1 actions between their frames."""
+        if prompt is None:
+            return self.rendered_prompt(rng)
+        if not isinstance(prompt, dict) or ("frames" in prompt) == ("latents" in prompt):
+            raise UserError('a prompt must be a dict with "frames" (T, H, W, 3) uint8 or "latents" '
+                            '(T, tokens, C), and "actions" (T - 1,)')
+        actions = np.asarray(prompt.get("actions", []), np.int64).reshape(-1)
+        if "frames" in prompt:
+            frames = np.asarray(prompt["frames"])
+            shape = (self.side, self.side, 3)
+            if frames.ndim != 4 or frames.shape[1:] != shape or frames.dtype != np.uint8:
+                raise UserError(f'prompt "frames" must be uint8 (T, {", ".join(map(str, shape))}), got {frames.dtype} {frames.shape}')
+            latents = self.encode(frames)
+        else:
+            latents = np.asarray(prompt["latents"], np.float32)
+            if latents.ndim != 3 or latents.shape[1:] != (self.model.pyramid.total, self.model.cfg.channels):
+                raise UserError(f'prompt "latents" must be (T, {self.model.pyramid.total}, {self.model.cfg.channels}), '
+                                f"got {latents.shape}")
+        if len(actions) != len(latents) - 1 or not np.all((actions >= 0) & (actions < self.actions)):
+            raise UserError(f"a prompt of {len(latents)} frames needs {len(latents) - 1} actions in "
+                            f"[0, {self.actions}), got {actions.tolist()[:8]}")
+        return latents, actions
+
+    def rendered_prompt(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        from millivid_env.agents import make_explorer
+
+        if self.world is None:
+            self.world = gym.make("millivid/VoxelLoop-v0", size=(self.side, self.side), world_seed=self.settings.prompt_world,
+                                  disable_env_checker=True)
+        explorer = make_explorer("random", self.world.action_space, seed=int(rng.integers(2**31)))
+        obs, info = self.world.reset(seed=int(rng.integers(2**31)))
+        frames, actions = [obs["pov"]], []
+        for _ in range(self.settings.prompt_frames - 1):
+            actions.append(explorer.act(obs, info))
+            obs, _, _, _, info = self.world.step(actions[-1])
+            frames.append(obs["pov"])
+        return self.encode(np.stack(frames)), np.asarray(actions, np.int64)
+
+    def encode(self, frames: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return np.concatenate(encode_frames(self.model.tokenizer, frames), 1).astype(np.float32)
