@@ -1,4 +1,6 @@
-"""Walk the voxel world yourself: WASD, space, shift sneak, ctrl sprint, mouse look, click to break/place."""
+"""Walk the voxel world yourself (WASD, space, shift sneak, ctrl sprint, mouse look, click to
+break/place), or walk the learned simulator (`--sim`: W forward, A/D turn; it waits while no key is
+held), optionally beside the true world under the same actions (`--beside`)."""
 from __future__ import annotations
 
 import argparse
@@ -7,8 +9,9 @@ from typing import Any
 import numpy as np
 
 from millivid_env.cli import options
-from millivid_env.envs.actions import noop
+from millivid_env.envs.actions import MACRO_ACTIONS, noop
 from millivid_env.envs.make import make_env
+from millivid_env.errors import UserError
 
 MOUSE_DEGREES_PER_PIXEL = 0.15
 WINDOW_SIDE = 640
@@ -19,6 +22,9 @@ def add_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=options.non_negative_int, default=0)
     p.add_argument("--size", type=options.size, default=(160, 160), help="render size (the window scales it)")
     p.add_argument("--max-frames", type=options.non_negative_int, default=0, help="quit after N frames (0: never)")
+    p.add_argument("--sim", nargs="?", const="", default=None, metavar="RUN",
+                   help="play a trained simulator instead (no RUN: the shipped checkpoint)")
+    p.add_argument("--beside", action="store_true", help="with --sim: the true world beside it, under the same actions")
     p.set_defaults(run=run)
 
 
@@ -63,36 +69,101 @@ class Player:
         return mouse[0], mouse[1]
 
 
+MACRO_KEYS = {"forward_jump": "w", "turn_left": "a", "turn_right": "d"}
+
+
+def keys_to_macro(held: set[int]) -> int | None:
+    """The macro action of the first held key among W, A, D (in action order), or None."""
+    import pygame
+
+    for index, name in enumerate(MACRO_ACTIONS):
+        if pygame.key.key_code(MACRO_KEYS[name]) in held:
+            return index
+    return None
+
+
+class Window:
+    """The play window: frames side by side, scaled up, with a line of text on top."""
+
+    def __init__(self, panels: int, size: tuple[int, int], grab: bool) -> None:
+        import pygame
+
+        pygame.init()
+        self.screen = pygame.display.set_mode((WINDOW_SIDE * panels, WINDOW_SIDE * size[0] // size[1]))
+        pygame.display.set_caption("millivid play")
+        pygame.event.set_grab(grab)
+        pygame.mouse.set_visible(not grab)
+        self.font = pygame.font.Font(None, 22)
+        self.clock = pygame.time.Clock()
+
+    def show(self, frames: list[np.ndarray], text: str) -> None:
+        import pygame
+
+        w, h = self.screen.get_size()
+        panel = w // len(frames)
+        for i, frame in enumerate(frames):
+            surface = pygame.surfarray.make_surface(frame.swapaxes(0, 1))
+            self.screen.blit(pygame.transform.scale(surface, (panel, h)), (i * panel, 0))
+        self.screen.blit(self.font.render(f"{text}  fps {self.clock.get_fps():.0f}", True, (255, 255, 255)), (8, 8))
+        for i in range(len(frames)):
+            cx = i * panel + panel // 2
+            pygame.draw.line(self.screen, (255, 255, 255), (cx - 6, h // 2), (cx + 6, h // 2))
+            pygame.draw.line(self.screen, (255, 255, 255), (cx, h // 2 - 6), (cx, h // 2 + 6))
+        pygame.display.flip()
+        self.clock.tick(20)
+
+
 def run(args: argparse.Namespace) -> int:
     try:
         import pygame
     except ImportError:
         raise ValueError("play needs pygame: pip install 'millivid-env[agents]'") from None
+    if args.beside and args.sim is None:
+        raise UserError("--beside needs --sim")
+    played = play_sim(args) if args.sim is not None else play_world(args)
+    pygame.quit()
+    print(played)
+    return 0
+
+
+def play_world(args: argparse.Namespace) -> str:
+    import pygame
+
     env = make_env(args.env, size=args.size)
     obs, info = env.reset(seed=args.seed)
-    pygame.init()
-    screen = pygame.display.set_mode((WINDOW_SIDE, WINDOW_SIDE * args.size[0] // args.size[1]))
-    pygame.display.set_caption("millivid play")
-    pygame.event.set_grab(True)
-    pygame.mouse.set_visible(False)
-    font = pygame.font.Font(None, 22)
-    clock, player, frames = pygame.time.Clock(), Player(), 0
+    window, player, frames = Window(1, args.size, grab=True), Player(), 0
     while not player.quit and (args.max_frames == 0 or frames < args.max_frames):
         mouse = player.handle(pygame.event.get())
         obs, _, terminated, truncated, info = env.step(keys_to_action(player.held, mouse, player.clicks))
-        surface = pygame.surfarray.make_surface(obs["pov"].swapaxes(0, 1))
-        screen.blit(pygame.transform.scale(surface, screen.get_size()), (0, 0))
         x, y, z, yaw, pitch = info["pose"]
-        hud = f"x {x:.1f}  y {y:.1f}  z {z:.1f}  yaw {yaw:.0f}  pitch {pitch:.0f}  fps {clock.get_fps():.0f}"
-        screen.blit(font.render(hud, True, (255, 255, 255)), (8, 8))
-        w, h = screen.get_size()
-        pygame.draw.line(screen, (255, 255, 255), (w // 2 - 6, h // 2), (w // 2 + 6, h // 2))
-        pygame.draw.line(screen, (255, 255, 255), (w // 2, h // 2 - 6), (w // 2, h // 2 + 6))
-        pygame.display.flip()
-        clock.tick(20)
+        window.show([obs["pov"]], f"x {x:.1f}  y {y:.1f}  z {z:.1f}  yaw {yaw:.0f}  pitch {pitch:.0f}")
         frames += 1
         if terminated or truncated:
             obs, info = env.reset()
-    pygame.quit()
-    print(f"played {frames} frames; final pose {np.round(info['pose'], 2).tolist()}")
-    return 0
+    return f"played {frames} frames; final pose {np.round(info['pose'], 2).tolist()}"
+
+
+def play_sim(args: argparse.Namespace) -> str:
+    import gymnasium as gym
+    import pygame
+
+    env = gym.make("millivid/Sim-v0", **({"checkpoint": args.sim} if args.sim else {}))
+    obs, _ = env.reset(seed=args.seed)
+    world = env.unwrapped.world  # where the rendered prompt left it: the state the simulation starts from
+    shown = [obs["pov"], world.render()] if args.beside else [obs["pov"]]
+    window, player = Window(len(shown), shown[0].shape[:2], grab=False), Player()
+    steps = loops = 0
+    while not player.quit and (args.max_frames == 0 or loops < args.max_frames):
+        player.handle(pygame.event.get())
+        action = keys_to_macro(player.held)
+        if action is not None:
+            obs, _, _, truncated, _ = env.step(action)
+            shown = [obs["pov"], world.step(action)[0]["pov"]] if args.beside else [obs["pov"]]
+            steps += 1
+            if truncated:
+                obs, _ = env.reset()
+                shown = [obs["pov"], world.render()] if args.beside else [obs["pov"]]
+        label = "simulated | true world" if args.beside else "simulated"
+        window.show(shown, f"{label}  step {steps}  W forward, A/D turn")
+        loops += 1
+    return f"played {steps} simulated frames"

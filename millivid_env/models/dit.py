@@ -83,6 +83,19 @@ def rotate(x: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor]) -> torch.Te
     return torch.stack([a * cos - b * sin, a * sin + b * cos], -1).flatten(-2)
 
 
+@dataclass
+class Conditioning:
+    """Per-token conditioning kept once per distinct (noise level, pyramid level, action): a
+    sequence holds few of those (its context shares one noise level), so the adaLN projections,
+    a third of a block's multiply-adds when run per token, run on the distinct rows alone."""
+    table: torch.Tensor  # (U, W)
+    index: torch.Tensor  # (B, S) each token's row of `table`
+
+    def project(self, layer: nn.Linear) -> torch.Tensor:
+        """`layer` applied to every token's conditioning, (B, S, out)."""
+        return F.embedding(self.index, layer(self.table))
+
+
 def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
     return x * (1 + scale) + shift
 
@@ -101,20 +114,29 @@ class Block(nn.Module):
         nn.init.zeros_(self.ada.weight)
         nn.init.zeros_(self.ada.bias)
 
-    def forward(self, h: torch.Tensor, cond: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor],
+    def attention_inputs(self, h: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor]
+                         ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        """Queries and (keys, values), rotated, each (B, heads, S, W / heads)."""
+        b, s, _ = h.shape
+        q, k, v = self.qkv(modulate(self.norm1(h), shift, scale)).view(b, s, 3, self.heads, -1).permute(2, 0, 3, 1, 4)
+        return rotate(q, rope), (rotate(k, rope), v)
+
+    def keys_values(self, h: torch.Tensor, cond: Conditioning, rope: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """This block's keys and values alone (what a cache keeps of the last block)."""
+        w = h.shape[-1]
+        shift, scale = F.embedding(cond.index, F.linear(cond.table, self.ada.weight[:2 * w], self.ada.bias[:2 * w])).chunk(2, -1)
+        return self.attention_inputs(h, shift, scale, rope)[1]
+
+    def forward(self, h: torch.Tensor, cond: Conditioning, rope: tuple[torch.Tensor, torch.Tensor],
                 mask: torch.Tensor | None = None, past: tuple[torch.Tensor, torch.Tensor] | None = None,
                 ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
         """h (B, S, W) -> h and this call's (keys, values), rotated; `past` keys and values are
         attended to before this call's own."""
-        shift1, scale1, gate1, shift2, scale2, gate2 = self.ada(cond).chunk(6, -1)
-        b, s, w = h.shape
-        q, k, v = self.qkv(modulate(self.norm1(h), shift1, scale1)).view(b, s, 3, self.heads, -1).permute(2, 0, 3, 1, 4)
-        q, k = rotate(q, rope), rotate(k, rope)
-        own = (k, v)
-        if past is not None:
-            k, v = torch.cat([past[0], k], 2), torch.cat([past[1], v], 2)
+        shift1, scale1, gate1, shift2, scale2, gate2 = cond.project(self.ada).chunk(6, -1)
+        q, own = self.attention_inputs(h, shift1, scale1, rope)
+        k, v = own if past is None else (torch.cat([past[0], own[0]], 2), torch.cat([past[1], own[1]], 2))
         attended = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
-        h = h + gate1 * self.proj(attended.transpose(1, 2).reshape(b, s, w))
+        h = h + gate1 * self.proj(attended.transpose(1, 2).reshape(h.shape))
         h = h + gate2 * self.mlp(modulate(self.norm2(h), shift2, scale2))
         return h, own
 
@@ -137,15 +159,19 @@ class DiT(nn.Module):
             nn.init.zeros_(layer.weight)
             nn.init.zeros_(layer.bias)
 
-    def inputs(self, t: Tokens, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+    def inputs(self, t: Tokens, x: torch.Tensor) -> tuple[torch.Tensor, Conditioning, tuple[torch.Tensor, torch.Tensor]]:
         """Hidden states, per-token conditioning and rotary angles of `t` with latents `x`."""
-        noise = torch.log(t.sigma.clamp_min(SIGMA_FLOOR)) / 4
-        cond = self.noise_embed(fourier(noise.unsqueeze(-1), 32, 1.0)) + self.level_embed(t.level) + self.action_embed(t.action)
+        keys = torch.stack([t.sigma, t.level.to(t.sigma.dtype), t.action.to(t.sigma.dtype)], -1).reshape(-1, 3)
+        distinct, index = torch.unique(keys, dim=0, return_inverse=True)
+        noise = torch.log(distinct[:, 0].clamp_min(SIGMA_FLOOR)) / 4
+        table = self.noise_embed(fourier(noise.unsqueeze(-1), 32, 1.0)) + self.level_embed(distinct[:, 1].long()) \
+            + self.action_embed(distinct[:, 2].long())
         h = self.embed(x) + self.spatial(fourier(t.pos, SPATIAL_FREQUENCIES, math.pi)) + self.level_embed(t.level)
-        return h, F.silu(cond), rotary(t.frame, self.cfg.width // self.cfg.heads, self.cfg.rope_base)
+        cond = Conditioning(F.silu(table), index.view(t.sigma.shape))
+        return h, cond, rotary(t.frame, self.cfg.width // self.cfg.heads, self.cfg.rope_base)
 
-    def head(self, h: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-        shift, scale = self.out_ada(cond).chunk(2, -1)
+    def head(self, h: torch.Tensor, cond: Conditioning) -> torch.Tensor:
+        shift, scale = cond.project(self.out_ada).chunk(2, -1)
         return self.out(modulate(self.out_norm(h), shift, scale))
 
     def forward(self, t: Tokens, x: torch.Tensor) -> torch.Tensor:
@@ -163,10 +189,10 @@ class DiT(nn.Module):
         """Every block's keys and values of the context (no padding), computed once per step."""
         h, cond, rope = self.inputs(context, x)
         cache = []
-        for block in self.blocks:
+        for block in self.blocks[:-1]:
             h, kv = block(h, cond, rope)
             cache.append(kv)
-        return cache
+        return cache + [self.blocks[-1].keys_values(h, cond, rope)]  # the last block's outputs are never read
 
     def forward_targets(self, targets: Tokens, x: torch.Tensor, cache: list[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
         """Outputs for the targets alone, attending to the cached context and to each other."""

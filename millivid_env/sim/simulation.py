@@ -121,7 +121,7 @@ class Simulation:
 
         if self.world is None:
             self.world = gym.make("millivid/VoxelLoop-v0", size=(self.side, self.side), world_seed=self.settings.prompt_world,
-                                  disable_env_checker=True)
+                                  render_mode="rgb_array", disable_env_checker=True)
         explorer = make_explorer("random", self.world.action_space, seed=int(rng.integers(2**31)))
         obs, info = self.world.reset(seed=int(rng.integers(2**31)))
         frames, actions = [obs["pov"]], []

@@ -87,3 +87,31 @@ def test_every_subcommand_explains_its_options(command, capsys):
     assert stop.value.code == 0
     out = capsys.readouterr().out
     assert out.startswith(f"usage: millivid {command}") and "--help" in out
+
+
+def test_play_sim_steps_the_simulator_and_the_true_world_while_a_key_is_held(monkeypatch, capsys, tmp_path):
+    import pygame
+
+    from millivid_env.cli import play
+
+    pygame.init()
+    assert play.keys_to_macro({pygame.K_w}) == 0 and play.keys_to_macro({pygame.K_d}) == 2 and play.keys_to_macro(set()) is None
+    from tests.sim.test_env import tiny_sim
+
+    sim = tiny_sim(tmp_path) / "sim"
+    events = iter([[pygame.event.Event(pygame.KEYDOWN, key=pygame.K_a)], [], [pygame.event.Event(pygame.KEYUP, key=pygame.K_a)], []])
+    monkeypatch.setattr(pygame.event, "get", lambda: next(events, []))
+    assert main(["play", "--sim", str(sim), "--beside", "--max-frames", "4"]) == 0
+    assert "played 2 simulated frames" in capsys.readouterr().out  # held for two loops, then released
+    with pytest.raises(UserError, match="--beside needs --sim"):
+        play.run(play_args(beside=True))
+
+
+def play_args(**overrides):
+    import argparse
+
+    from millivid_env.cli import play
+
+    parser = argparse.ArgumentParser()
+    play.add_parser(parser)
+    return argparse.Namespace(**{**vars(parser.parse_args([])), **overrides})

@@ -13,9 +13,8 @@ from millivid_env.sim.world_model import SimConfig
 from tests.models.test_tokenizer import SMALL
 
 
-@pytest.fixture(scope="module")
-def sim(tmp_path_factory):
-    root = tmp_path_factory.mktemp("simenv")
+def tiny_sim(root):
+    """An untrained causal world model in root / "sim" over a small tokenizer in root / "tok"."""
     torch.manual_seed(0)
     checkpoint.save_model(root / "tok", Tokenizer(SMALL), SMALL)
     cfg = SimConfig(strategy="causal", windows=(1, 2, 4), extra=4, width=32, depth=1, heads=2, tokens=(16, 4, 1), channels=4,
@@ -26,6 +25,11 @@ def sim(tmp_path_factory):
             p.normal_(0, 0.1)
     checkpoint.save_model(root / "sim", denoiser, cfg)
     return root
+
+
+@pytest.fixture(scope="module")
+def sim(tmp_path_factory):
+    return tiny_sim(tmp_path_factory.mktemp("simenv"))
 
 
 def make(sim, **kwargs):
@@ -158,3 +162,28 @@ def test_the_vector_env_rejects_bad_actions_and_prompts(sim):
     assert frames.shape == (2, 3, 16, 16, 3)
     with pytest.raises(UserError, match=r"rollout needs \(2, T >= 1\)"):
         envs.unwrapped.rollout(np.zeros((1, 3), np.int64))
+
+
+def test_bench_sim_times_the_env_and_scores_fast_samplers_against_the_world_and_the_slow_one(sim):
+    from millivid_env.bench.sim_bench import SimBenchConfig, run_sim_bench
+
+    cfg = SimBenchConfig(seconds=0.2, sampler_steps=(1,), vector_batch=2, prompts=1, frames=3, slow_steps=2)
+    result = run_sim_bench(sim / "sim", cfg)
+    rows = result["speed"]["rows"]
+    assert [(r["batch"], r["sampler_steps"]) for r in rows] == [(1, 1), (2, 2)]
+    assert all(r["frames_per_second"] > 0 and r["peak_mib"] > 0 for r in rows)
+    assert rows[0]["vs_voxel_world"] == pytest.approx(rows[0]["frames_per_second"] / result["speed"]["voxel_world_frames_per_second"], rel=0.01)
+    quality = {r["sampler_steps"]: r for r in result["quality"]["rows"]}
+    assert quality[2]["psnr_vs_slow_sampler"] is None and 0 < quality[1]["psnr_vs_slow_sampler"] < 100
+    assert 0 < quality[1]["psnr_vs_world"] < 100
+
+
+def test_the_shipped_checkpoint_plays_without_a_dataset():
+    from millivid_env.sim.simulation import DEFAULT_CHECKPOINT
+
+    assert (DEFAULT_CHECKPOINT / "MODEL_CARD.md").is_file()
+    env = gym.make("millivid/Sim-v0")
+    obs, info = env.reset(seed=0)
+    assert obs["pov"].shape == (64, 64, 3) and info["prompt_frames"] == 16
+    obs, *_ = env.step(0)
+    assert obs["pov"].shape == (64, 64, 3) and obs["pov"].std() > 5  # a picture, not a flat colour
