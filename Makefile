@@ -60,9 +60,11 @@ tokenizer: install
 	    --out $(REPRO)/bench.json
 
 # Retrains checkpoints/sim-64 (the MilliVid diffusion model, CPU preset) on 64 encoded training
-# episodes, then benches it on the held-out set. About 2 hours on 2 cores; every step resumes.
+# episodes, benches it on the held-out set, and trains its reward head for the reach task
+# (checkpoints/sim-64-reach-head). About 2 hours on 2 cores; every step resumes.
 SIM_REPRO := runs/sim-64
 SIM_SET := data/voxel-explore-64-64w
+REACH_SET := data/voxel-reach-64
 
 sim: install
 	$(BIN)/millivid collect datasets/voxel-explore-64.toml --out $(SIM_SET) --episodes 64 --frames 1024 --resume
@@ -71,6 +73,9 @@ sim: install
 	$(BIN)/millivid encode --tokenizer $(TOKENIZER) --data $(HELD_OUT)
 	$(TRAIN_SIM) --data $(SIM_SET) --out $(SIM_REPRO) --strategy millivid
 	$(BIN)/millivid bench rollout --sim $(SIM_REPRO) --data $(HELD_OUT) --out $(SIM_REPRO)/bench.json
+	$(BIN)/millivid collect datasets/voxel-reach-64.toml --out $(REACH_SET) --episodes 256 --resume
+	$(BIN)/millivid encode --tokenizer $(TOKENIZER) --data $(REACH_SET)
+	$(BIN)/millivid train-reward --data $(REACH_SET) --sim $(SIM_REPRO) --out $(SIM_REPRO)-reach-head
 
 # The object-permanence comparison: flat and FramePack trained exactly as `make sim` trains MilliVid
 # (same tokenizer, data, tokens per step, model size and steps), the cascaded-tokenizer ablation on

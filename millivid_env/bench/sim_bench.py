@@ -60,13 +60,13 @@ def speed(sim: Path, cfg: SimBenchConfig) -> dict[str, Any]:
         act = cycling(env.action_space.n)
         fps = rate(lambda: env.step(int(act())), cfg.seconds)
         rows.append({"batch": 1, "sampler_steps": steps, "frames_per_second": round(fps, 2),
-                     "vs_voxel_world": round(fps / reference, 4), "peak_mib": round(peak_mib())})
+                     "vs_voxel_world": round(fps / reference, 6), "peak_mib": round(peak_mib())})
     envs = gym.make_vec("millivid/Sim-v0", num_envs=cfg.vector_batch, checkpoint=sim, sampler_steps=cfg.vector_steps, horizon=NEVER)
     envs.reset(seed=cfg.seed)
     act = cycling(envs.single_action_space.n, cfg.vector_batch)
     fps = rate(lambda: envs.step(act()), cfg.seconds) * cfg.vector_batch
     rows.append({"batch": cfg.vector_batch, "sampler_steps": cfg.vector_steps, "frames_per_second": round(fps, 2),
-                 "vs_voxel_world": round(fps / reference, 4), "peak_mib": round(peak_mib())})
+                 "vs_voxel_world": round(fps / reference, 6), "peak_mib": round(peak_mib())})
     return {"voxel_world_frames_per_second": round(reference, 1), "rows": rows}
 
 

@@ -6,7 +6,8 @@ import os
 import sys
 
 from millivid_env.cli import (
-    bench, collect, encode, export_minari, import_dataset, inspect_dataset, play, render, rollout, strategy, train_sim, train_tokenizer, verify, walk,
+    bench, collect, encode, export_minari, import_dataset, inspect_dataset, play, render, rollout, strategy,
+    train_reward, train_sim, train_tokenizer, verify, walk,
 )
 from millivid_env.errors import UserError
 
@@ -14,6 +15,7 @@ COMMANDS = {
     "collect": collect, "inspect": inspect_dataset, "verify": verify,
     "import": import_dataset, "export-minari": export_minari,
     "train-tokenizer": train_tokenizer, "encode": encode, "train-sim": train_sim,
+    "train-reward": train_reward,
     "render": render, "walk": walk, "play": play, "bench": bench,
     "strategy": strategy, "rollout": rollout,
 }

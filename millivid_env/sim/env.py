@@ -5,7 +5,8 @@ under the causal strategy, one whole frame per action. `reset(seed=, options={"p
 starts from context frames (see `Simulation.prompt`; no prompt renders one from the voxel world,
 so a fresh clone needs no dataset). Same seed, prompt and actions give the same frames. Episodes
 truncate after `horizon` steps, since rollouts drift the longer they run; memory stays bounded
-however long they run. `millivid/Sim-v0` under `gymnasium.make_vec` steps many worlds at once
+however long they run. With a reward head (`reward_head=`; `millivid/SimReach-v0` ships one for
+reaching the red landmark) rewards and terminations are read from the generated latents. `millivid/Sim-v0` under `gymnasium.make_vec` steps many worlds at once
 (`sim.vector_env`).
 """
 from __future__ import annotations
@@ -54,11 +55,11 @@ class SimEnv(gym.Env):
     def step(self, action: Any):
         if not self.action_space.contains(action):
             raise UserError(f"action must be an int in [0, {self.action_space.n}), got {action!r}")
-        latents = self.sim.step(np.array([int(action)]))[0]
+        latents, reward, terminated = (a[0] for a in self.sim.step(np.array([int(action)])))
         self._frame = self.sim.frames(latents[None])[0]
         self._steps += 1
         truncated = self._steps >= self.sim.settings.horizon
-        return {"pov": self._frame}, 0.0, False, truncated, {"latents": self.sim.levels(latents)}
+        return {"pov": self._frame}, float(reward), bool(terminated), truncated, {"latents": self.sim.levels(latents)}
 
     def render(self) -> np.ndarray | None:
         return self._frame if self.render_mode == "rgb_array" else None

@@ -117,6 +117,16 @@ class Stepper:
         self.latents = context[:, -self.keep:].astype(np.float32)
         self.frame_actions = frame_actions[:, -self.keep:].astype(np.int64)
 
+    def restart(self, world: int, context: np.ndarray, frame_actions: np.ndarray) -> None:
+        """World `world` starts over from `context` (T, tokens, C) while the others go on. The batch
+        shares one frame count, so a shorter context is led by its first frame held still (with no
+        action, as an episode's first frame), a longer one keeps its latest frames."""
+        check_actions(self.model, frame_actions[None])
+        length = self.latents.shape[1]
+        lead = max(0, length - len(context))
+        self.latents[world] = np.concatenate([np.repeat(context[:1], lead, 0), context])[-length:]
+        self.frame_actions[world] = np.concatenate([np.full(lead, self.model.cfg.actions), frame_actions])[-length:]
+
     def step(self, actions: np.ndarray) -> np.ndarray:
         """The next frame's latents (B, tokens, C) of every world after its action."""
         actions = np.asarray(actions).reshape(-1)

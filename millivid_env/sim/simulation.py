@@ -23,10 +23,13 @@ import torch
 from millivid_env.errors import UserError
 from millivid_env.models.encode import encode_frames
 from millivid_env.models.sampler import SamplerConfig
+from millivid_env.sim.reward_head import load_head
 from millivid_env.sim.rollout import Stepper, decode, rollout
 from millivid_env.sim.world_model import load_world_model
 
-DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[2] / "checkpoints" / "sim-64"
+CHECKPOINTS = Path(__file__).resolve().parents[2] / "checkpoints"
+DEFAULT_CHECKPOINT = CHECKPOINTS / "sim-64"
+SHIPPED_HEADS = {"reach": CHECKPOINTS / "sim-64-reach-head"}  # reward heads named by task
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,7 @@ class SimSettings:
     prompt_world: int = 0  # world seed of the voxel world prompts are rendered from
     sampler_steps: int = 2  # denoising iterations per frame
     context_sigma: float = 0.0  # noise the context is seen at while sampling
+    reward_head: str | Path | None = None  # rewards and terminations: a `millivid train-reward` folder or a shipped task name
 
     def check(self) -> None:
         if self.horizon < 1 or self.prompt_frames < 1 or self.sampler_steps < 1:
@@ -59,6 +63,8 @@ class Simulation:
         self.side = self.model.tokenizer.cfg.image_size
         self.actions = self.model.cfg.actions
         self.world: gym.Env | None = None  # the voxel world prompts are rendered from, generated once
+        head = settings.reward_head
+        self.head = None if head is None else load_head(SHIPPED_HEADS.get(str(head), head), self.model.cfg.tokenizer_id)
 
     def start(self, prompts: list[tuple[np.ndarray, np.ndarray]], seed: int) -> None:
         """Begin every world from its (latents, actions) prompt; all prompts as long as each other."""
@@ -68,9 +74,19 @@ class Simulation:
         self.stepper.generator.manual_seed(seed)
         self.stepper.start(np.stack([p[0] for p in prompts]), np.concatenate([no_action, np.stack([p[1] for p in prompts])], 1))
 
-    def step(self, actions: np.ndarray) -> np.ndarray:
-        """The next latents (B, tokens, C) of every world."""
-        return self.stepper.step(actions)
+    def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The next latents (B, tokens, C) of every world, with the rewards (B,) and terminations
+        (B,) the reward head reads from them (0 and False without one)."""
+        before = self.stepper.latents[:, -1]
+        after = self.stepper.step(actions)
+        if self.head is None:
+            return after, np.zeros(len(after), np.float32), np.zeros(len(after), bool)
+        return (after, *self.head.predict(before, after, np.asarray(actions, np.int64)))
+
+    def restart(self, world: int, prompt: tuple[np.ndarray, np.ndarray]) -> None:
+        """One world of the batch starts over from its (latents, actions) prompt."""
+        latents, actions = prompt
+        self.stepper.restart(world, latents, np.concatenate([[self.actions], actions]))
 
     def frames(self, latents: np.ndarray) -> np.ndarray:
         return decode(self.model, latents)

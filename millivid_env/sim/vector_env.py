@@ -1,9 +1,9 @@
 """`gymnasium.make_vec("millivid/Sim-v0", num_envs=N)`: N simulated worlds in one forward pass.
 
-Every step generates the next frame of all N worlds in one batch through the world model. The
-worlds run in lockstep: they start together and truncate together after `horizon` steps (there is
-no per-world termination yet), and then all restart from fresh prompts in the same step
-(`AutoresetMode.SAME_STEP`: the last frames are in `infos["final_obs"]`).
+Every step generates the next frame of all N worlds in one batch through the world model. A world
+that terminates (with a reward head) or reaches `horizon` restarts from a fresh prompt in the same
+step (`AutoresetMode.SAME_STEP`: its last frame is in `infos["final_obs"]`); the batch shares one
+frame count, so its new prompt is led by its first frame held still (`Stepper.restart`).
 """
 from __future__ import annotations
 
@@ -32,23 +32,19 @@ class SimVectorEnv(VectorEnv):
         self.single_action_space = spaces.Discrete(self.sim.actions)
         self.observation_space = batch_space(self.single_observation_space, num_envs)
         self.action_space = batch_space(self.single_action_space, num_envs)
-        self._steps = 0
-        self._options: dict[str, Any] = {}
+        self._steps = np.zeros(num_envs, np.int64)
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         """`options={"prompts": [one per world]}` or `{"prompt": one for every world}`; neither
-        renders a prompt per world from the voxel world."""
+        renders a prompt per world from the voxel world (and so do restarts)."""
         super().reset(seed=seed)
-        self._options = options or {}
-        return self._start()
-
-    def _start(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        prompts = self._options.get("prompts", [self._options.get("prompt")] * self.num_envs)
+        options = options or {}
+        prompts = options.get("prompts", [options.get("prompt")] * self.num_envs)
         if len(prompts) != self.num_envs:
             raise UserError(f'options["prompts"] needs one prompt per world ({self.num_envs}), got {len(prompts)}')
         made = [self.sim.prompt(p, self.np_random) for p in prompts]
         self.sim.start(made, seed=int(self.np_random.integers(2**62)))
-        self._steps = 0
+        self._steps = np.zeros(self.num_envs, np.int64)
         last = np.stack([latents[-1] for latents, _ in made])
         return {"pov": self.sim.frames(last)}, {"latents": self.sim.levels(last), "prompt_frames": np.full(self.num_envs, len(made[0][0]))}
 
@@ -56,16 +52,20 @@ class SimVectorEnv(VectorEnv):
         actions = np.asarray(actions)
         if actions.shape != (self.num_envs,) or not np.all((actions >= 0) & (actions < self.sim.actions)):
             raise UserError(f"actions must be ({self.num_envs},) ints in [0, {self.sim.actions}), got {actions.tolist()}")
-        latents = self.sim.step(actions.astype(np.int64))
-        frames = self.sim.frames(latents)
-        obs, infos = {"pov": frames}, {"latents": self.sim.levels(latents)}
+        latents, rewards, terminated = self.sim.step(actions.astype(np.int64))
         self._steps += 1
-        truncated = np.full(self.num_envs, self._steps >= self.sim.settings.horizon)
-        if truncated[0]:
-            obs, fresh = self._start()
-            infos = {**fresh, "final_obs": [{"pov": frame} for frame in frames],
-                     "final_info": infos, "_final_obs": truncated, "_final_info": truncated}
-        return obs, np.zeros(self.num_envs), np.zeros(self.num_envs, bool), truncated, infos
+        truncated = ~terminated & (self._steps >= self.sim.settings.horizon)
+        done = terminated | truncated
+        frames, infos = self.sim.frames(latents), {}
+        if done.any():
+            infos = {"final_obs": np.array([{"pov": f} if d else None for f, d in zip(frames, done)], dtype=object), "_final_obs": done}
+            for world in np.flatnonzero(done):
+                self.sim.restart(int(world), self.sim.prompt(None, self.np_random))
+                self._steps[world] = 0
+            latents = self.sim.stepper.latents[:, -1]
+            frames[done] = self.sim.frames(latents[done])
+        infos["latents"] = self.sim.levels(latents)
+        return {"pov": frames}, rewards, terminated, truncated, infos
 
     def rollout(self, actions: np.ndarray) -> np.ndarray:
         """Frames (N, T, H, W, 3) for (N, T) actions, generated at once under the MilliVid chunk
