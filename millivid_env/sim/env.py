@@ -19,7 +19,7 @@ import numpy as np
 from gymnasium import spaces
 
 from millivid_env.errors import UserError
-from millivid_env.sim.simulation import DEFAULT_CHECKPOINT, SimSettings, Simulation
+from millivid_env.sim.simulation import DEFAULT_CHECKPOINT, Simulation, sim_settings
 
 
 def observation_space(side: int) -> spaces.Dict:
@@ -32,7 +32,7 @@ class SimEnv(gym.Env):
     def __init__(self, checkpoint: str | Path = DEFAULT_CHECKPOINT, render_mode: str | None = None, **settings: Any) -> None:
         if render_mode not in (None, "rgb_array"):
             raise UserError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
-        self.sim = Simulation(SimSettings(checkpoint=checkpoint, **settings))
+        self.sim = Simulation(sim_settings(checkpoint, settings))
         self.render_mode = render_mode
         self.observation_space = observation_space(self.sim.side)
         self.action_space = spaces.Discrete(self.sim.actions)

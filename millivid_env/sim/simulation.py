@@ -12,7 +12,7 @@ the context a rollout starts from:
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,15 @@ class SimSettings:
         if self.horizon < 1 or self.prompt_frames < 1 or self.sampler_steps < 1:
             raise UserError(f"horizon, prompt_frames and sampler_steps must be >= 1, got {self.horizon}, "
                             f"{self.prompt_frames} and {self.sampler_steps}")
+
+
+def sim_settings(checkpoint: str | Path, given: dict[str, Any]) -> SimSettings:
+    """The env's keyword arguments as settings, with a clear error for one it does not take."""
+    known = {f.name for f in fields(SimSettings)}
+    unknown = sorted(set(given) - known)
+    if unknown:
+        raise UserError(f"the simulator env takes no {', '.join(unknown)}; it takes {', '.join(sorted(known))}")
+    return SimSettings(checkpoint=checkpoint, **given)
 
 
 class Simulation:

@@ -17,7 +17,7 @@ from gymnasium.vector.utils import batch_space
 
 from millivid_env.errors import UserError
 from millivid_env.sim.env import observation_space
-from millivid_env.sim.simulation import DEFAULT_CHECKPOINT, SimSettings, Simulation
+from millivid_env.sim.simulation import DEFAULT_CHECKPOINT, Simulation, sim_settings
 
 
 class SimVectorEnv(VectorEnv):
@@ -26,7 +26,7 @@ class SimVectorEnv(VectorEnv):
     def __init__(self, num_envs: int = 1, checkpoint: str | Path = DEFAULT_CHECKPOINT, **settings: Any) -> None:
         if num_envs < 1:
             raise UserError(f"num_envs must be >= 1, got {num_envs}")
-        self.sim = Simulation(SimSettings(checkpoint=checkpoint, **settings))
+        self.sim = Simulation(sim_settings(checkpoint, settings))
         self.num_envs = num_envs
         self.single_observation_space = observation_space(self.sim.side)
         self.single_action_space = spaces.Discrete(self.sim.actions)
@@ -35,8 +35,8 @@ class SimVectorEnv(VectorEnv):
         self._steps = np.zeros(num_envs, np.int64)
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
-        """`options={"prompts": [one per world]}` or `{"prompt": one for every world}`; neither
-        renders a prompt per world from the voxel world (and so do restarts)."""
+        """`options={"prompts": [one per world]}` or `{"prompt": one for every world}`; with neither,
+        each world's prompt is rendered from the voxel world, as every restart's is."""
         super().reset(seed=seed)
         options = options or {}
         prompts = options.get("prompts", [options.get("prompt")] * self.num_envs)

@@ -120,6 +120,10 @@ def test_bad_actions_and_checkpoints(sim, tmp_path):
     checkpoint.save_model(tmp_path / "other", Tokenizer(other), other)
     with pytest.raises(UserError, match="is not the tokenizer"):
         gym.make("millivid/Sim-v0", checkpoint=sim / "sim", tokenizer=tmp_path / "other")
+    with pytest.raises(UserError, match="takes no horizn; it takes checkpoint, context_sigma, horizon"):
+        gym.make("millivid/Sim-v0", checkpoint=sim / "sim", horizn=5)
+    with pytest.raises(UserError, match="must be >= 1"):
+        gym.make("millivid/Sim-v0", checkpoint=sim / "sim", sampler_steps=0)
 
 
 def make_vec(sim, num_envs, **kwargs):
