@@ -144,3 +144,28 @@ def test_bench_revisit_reports_models_beside_references_and_resumes(encoded, tmp
     monkeypatch.setattr(revisit_bench, "rollout", killed)
     again = run_revisit_bench([tmp_path / "run"], encoded / "data", report, cfg)
     assert again["summary"] == json.loads(json.dumps(first["summary"]))
+
+
+def test_train_reward_on_a_task_dataset_and_use_the_head(encoded, tmp_path, capsys):
+    import gymnasium as gym
+
+    from millivid_env.record.collect import collect
+    from millivid_env.record.recipe import ExplorerSpec
+    from tests.conftest import small_recipe
+
+    reach = tmp_path / "reach"
+    collect(small_recipe(env="millivid/VoxelReach-v0", episodes=22, frames=12, explorers=(ExplorerSpec("seek"),), name="reach"), reach)
+    assert main(["train-reward", "--data", str(reach), "--sim", str(tmp_path / "run"), "--out", str(tmp_path / "head")]) == 2
+    assert "no checkpoint here" in capsys.readouterr().err
+    assert train_sim(encoded, tmp_path / "run", 1) == 0
+    assert main(["train-reward", "--data", str(reach), "--sim", str(tmp_path / "run"), "--out", str(tmp_path / "head")]) == 2
+    assert "has no latents; run `millivid encode" in capsys.readouterr().err
+    encode_dataset(encoded / "tok", reach, batch=16)
+    assert main(["train-reward", "--data", str(reach), "--sim", str(tmp_path / "run"), "--out", str(tmp_path / "head"),
+                 "--steps", "20", "--batch", "16"]) == 0
+    saved = checkpoint.read_config(tmp_path / "head")
+    assert saved["config"]["task"] == "millivid/VoxelReach-v0" and saved["held_out"]["steps"] > 0  # episode 20: a test one
+    env = gym.make("millivid/Sim-v0", checkpoint=tmp_path / "run", reward_head=tmp_path / "head", prompt_frames=4)
+    env.reset(seed=0)
+    _, reward, terminated, _, _ = env.step(1)
+    assert isinstance(reward, float) and reward != 0.0 and isinstance(terminated, bool)
