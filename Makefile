@@ -61,7 +61,7 @@ tokenizer: install
 
 # Retrains checkpoints/sim-64 (the MilliVid diffusion model, CPU preset) on 64 encoded training
 # episodes, benches it on the held-out set, and trains its reward head for the reach task
-# (checkpoints/sim-64-reach-head). About 2 hours on 2 cores; every step resumes.
+# (checkpoints/sim-64-reach-head). About 2.5 hours on 2 cores; every step resumes.
 SIM_REPRO := runs/sim-64
 SIM_SET := data/voxel-explore-64-64w
 REACH_SET := data/voxel-reach-64
@@ -83,7 +83,7 @@ sim: install
 # takes about as long as `make sim`; everything resumes.
 REVISIT := runs/revisit
 CASCADED := checkpoints/ablation-cascaded
-TRAIN_SIM := $(BIN)/millivid train-sim --preset cpu --steps 2600 --lr 6e-4 --resume
+TRAIN_SIM := $(BIN)/millivid train-sim --preset cpu --steps 4200 --lr 6e-4 --resume
 REVISIT_BENCH := $(BIN)/millivid bench revisit --protocol paper --episodes 8
 
 revisit: sim
