@@ -77,18 +77,15 @@ def quality_vs_steps(model, episodes, cfg: RolloutBenchConfig) -> dict[str, Any]
     truth = np.stack([a[layout.RGB][cfg.context:total] for _, a in episodes])
     copy = np.repeat(np.stack([a[layout.RGB][cfg.context - 1] for _, a in episodes])[:, None], cfg.frames, 1)
     copy_psnr = frame_psnr(copy, truth).mean(1)
-    rows = []
-    for steps in cfg.sampler_steps:
-        frames, seconds = generate(model, episodes, cfg.context, actions, SamplerConfig(steps=steps), cfg.seed)
+
+    def scored(model: WorldModel, sampler: SamplerConfig) -> dict[str, Any]:
+        frames, seconds = generate(model, episodes, cfg.context, actions, sampler, cfg.seed)
         per_episode = frame_psnr(frames, truth).mean(1)
-        rows.append({"sampler_steps": steps, "psnr": bootstrap_ci(per_episode), "seconds_per_frame": seconds / len(episodes),
-                     "minus_copy": bootstrap_ci(per_episode - copy_psnr)})
-    by_strategy = []
-    for name in cfg.other_strategies:
-        frames, seconds = generate(model.with_strategy(name), episodes, cfg.context, actions, SamplerConfig(), cfg.seed)
-        per_episode = frame_psnr(frames, truth).mean(1)
-        by_strategy.append({"strategy": name, "psnr": bootstrap_ci(per_episode), "seconds_per_frame": seconds / len(episodes),
-                            "minus_copy": bootstrap_ci(per_episode - copy_psnr)})
+        return {"psnr": bootstrap_ci(per_episode), "seconds_per_frame": seconds / len(episodes),
+                "minus_copy": bootstrap_ci(per_episode - copy_psnr)}
+
+    rows = [{"sampler_steps": steps, **scored(model, SamplerConfig(steps=steps))} for steps in cfg.sampler_steps]
+    by_strategy = [{"strategy": name, **scored(model.with_strategy(name), SamplerConfig())} for name in cfg.other_strategies]
     return {"frames": cfg.frames, "copy_last_context_frame": bootstrap_ci(copy_psnr), "by_steps": rows, "by_strategy": by_strategy}
 
 

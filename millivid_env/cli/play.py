@@ -4,7 +4,7 @@ held), optionally beside the true world under the same actions (`--beside`)."""
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -117,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         import pygame
     except ImportError:
-        raise ValueError("play needs pygame: pip install 'millivid-env[agents]'") from None
+        raise UserError("play needs pygame: pip install 'millivid-env[agents]'") from None
     if args.beside and args.sim is None:
         raise UserError("--beside needs --sim")
     played = play_sim(args) if args.sim is not None else play_world(args)
@@ -150,7 +150,12 @@ def play_sim(args: argparse.Namespace) -> str:
     env = gym.make("millivid/Sim-v0", **({"checkpoint": args.sim} if args.sim else {}))
     obs, _ = env.reset(seed=args.seed)
     world = env.unwrapped.world  # where the rendered prompt left it: the state the simulation starts from
-    shown = [obs["pov"], world.render()] if args.beside else [obs["pov"]]
+
+    def panels(simulated: np.ndarray, true: Callable[[], np.ndarray]) -> list[np.ndarray]:
+        """The simulated frame, and with --beside the true world's (only then is it stepped)."""
+        return [simulated, true()] if args.beside else [simulated]
+
+    shown = panels(obs["pov"], world.render)
     window, player = Window(len(shown), shown[0].shape[:2], grab=False), Player()
     steps = loops = 0
     while not player.quit and (args.max_frames == 0 or loops < args.max_frames):
@@ -158,11 +163,11 @@ def play_sim(args: argparse.Namespace) -> str:
         action = keys_to_macro(player.held)
         if action is not None:
             obs, _, _, truncated, _ = env.step(action)
-            shown = [obs["pov"], world.step(action)[0]["pov"]] if args.beside else [obs["pov"]]
+            shown = panels(obs["pov"], lambda: world.step(action)[0]["pov"])
             steps += 1
             if truncated:
                 obs, _ = env.reset()
-                shown = [obs["pov"], world.render()] if args.beside else [obs["pov"]]
+                shown = panels(obs["pov"], world.render)
         label = "simulated | true world" if args.beside else "simulated"
         window.show(shown, f"{label}  step {steps}  W forward, A/D turn")
         loops += 1
