@@ -27,20 +27,14 @@ from millivid_env.data.revisits import RevisitConfig, near, revisit_mask
 from millivid_env.data.windows import split_episodes
 from millivid_env.errors import UserError
 from millivid_env.metrics.bootstrap import bootstrap_ci
-from millivid_env.metrics.psnr import psnr
-from millivid_env.metrics.semantic import semantic_mask, semantic_scores
-from millivid_env.metrics.ssim import ssim
 from millivid_env.models.sampler import SamplerConfig
-from millivid_env.models.tokenizer_training import to_images
 from millivid_env.record import layout
 from millivid_env.sim.episodes import read_encoded
-from millivid_env.sim.rollout import rollout
+from millivid_env.sim.rollout import decode_with_classes, rollout
+from millivid_env.sim.scoring import METRICS, frame_scores
 from millivid_env.sim.world_model import WorldModel, load_world_model
-from millivid_env.world import Camera
 
 REFERENCES = ("reconstruction", "copy", "chance")
-METRICS = ("psnr", "ssim", "miou", "landmark_iou")
-DECODE_CHUNK = 128
 
 
 @dataclass(frozen=True)
@@ -80,37 +74,6 @@ def revisit_gaps(poses: np.ndarray, cfg: RevisitBenchConfig) -> np.ndarray:
     for i in np.flatnonzero(mask):
         last[i] = cfg.context + i - np.flatnonzero(seen[i]).max()
     return np.where(last > cfg.recent, last, -1)
-
-
-@torch.inference_mode()
-def decode_with_classes(model: WorldModel, latents: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-    """uint8 frames and class maps (block ids; None without a class head) of (T, tokens, C) latents."""
-    offsets, tokenizer = model.pyramid.offsets, model.tokenizer
-    frames, classes = [], []
-    for start in range(0, len(latents), DECODE_CHUNK):
-        chunk = torch.from_numpy(latents[start:start + DECODE_CHUNK]).float()
-        levels = [chunk[:, offsets[k]:offsets[k + 1]] for k in range(len(offsets) - 1)]
-        if tokenizer.cfg.class_head:
-            images, logits = tokenizer.decoder(levels, classes=True)
-            classes.append(logits.argmax(1).byte().numpy())
-        else:
-            images = tokenizer.decode(levels)
-        frames.append((images.clamp(0, 1) * 255 + 0.5).byte().permute(0, 2, 3, 1).numpy())
-    return np.concatenate(frames), (np.concatenate(classes) if classes else None)
-
-
-def frame_scores(frames: np.ndarray, classes: np.ndarray | None, truth: dict[str, np.ndarray]) -> dict[str, list[float]]:
-    """Per generated frame: PSNR, SSIM, and block mIoU / landmark IoU of the class maps (nan where
-    there are no class maps, or no landmark in view)."""
-    pred, target = to_images(torch.from_numpy(frames)), to_images(torch.from_numpy(truth["rgb"]))
-    scores = {"psnr": psnr(pred, target).tolist(), "ssim": ssim(pred, target).tolist()}
-    camera = Camera()
-    mask = semantic_mask(truth["depth"], truth["block_id"], camera.view_distance * camera.fog_start)
-    semantic = [semantic_scores(c, t, m) if classes is not None else None
-                for c, t, m in zip(classes if classes is not None else [None] * len(frames), truth["block_id"], mask)]
-    scores["miou"] = [s["miou"] if s else float("nan") for s in semantic]
-    scores["landmark_iou"] = [s["landmark_iou"] if s and s["landmark_iou"] is not None else float("nan") for s in semantic]
-    return scores
 
 
 def episode_truth(model: WorldModel, data: Path, ref: layout.EpisodeRef, cfg: RevisitBenchConfig) -> tuple[Any, dict[str, np.ndarray]]:

@@ -1,4 +1,4 @@
-"""Run a benchmark (env, data, tokenizer, rollout, revisit, sim) and write its figures as JSON."""
+"""Run a benchmark (env, data, tokenizer, rollout, revisit, sim, view) and write its figures as JSON."""
 from __future__ import annotations
 
 import argparse
@@ -12,6 +12,7 @@ from millivid_env.bench.revisit_bench import PROTOCOLS, run_revisit_bench
 from millivid_env.bench.rollout_bench import RolloutBenchConfig, plot_rollout_bench, run_rollout_bench
 from millivid_env.bench.sim_bench import SimBenchConfig, run_sim_bench
 from millivid_env.bench.tokenizer_bench import run_tokenizer_bench
+from millivid_env.bench.view_bench import run_view_bench
 from millivid_env.errors import UserError
 from millivid_env.sim.simulation import DEFAULT_CHECKPOINT
 
@@ -19,7 +20,7 @@ TIMED = {"env": (run_env_bench, EnvBenchConfig), "data": (run_data_bench, DataBe
 
 
 def add_parser(p: argparse.ArgumentParser) -> None:
-    p.add_argument("which", choices=sorted([*TIMED, "tokenizer", "rollout", "revisit", "sim"]), help="what to measure")
+    p.add_argument("which", choices=sorted([*TIMED, "tokenizer", "rollout", "revisit", "sim", "view"]), help="what to measure")
     p.add_argument("--out", default=None, help="JSON file (default bench/<which>.json; revisit: a report folder)")
     p.add_argument("--seconds", type=float, default=None, help="time budget per measurement (env, data)")
     p.add_argument("--tokenizer", help="tokenizer run folder (tokenizer)")
@@ -58,6 +59,9 @@ def run(args: argparse.Namespace) -> int:
         cfg = SimBenchConfig() if args.seconds is None else SimBenchConfig(seconds=args.seconds)
         result = run_sim_bench(Path(args.sim) if args.sim else DEFAULT_CHECKPOINT, cfg)
         print(json.dumps(result["speed"], indent=2))
+    elif args.which == "view":
+        result = run_view_bench()
+        print(json.dumps({k: result[k] for k in ("time_to_first_frame_ms", "frame_stepped", "frame_jump", "ratios")}, indent=2))
     else:
         fn, config = TIMED[args.which]
         result = fn(config() if args.seconds is None else config(seconds=args.seconds))

@@ -7,7 +7,7 @@ import sys
 
 from millivid_env.cli import (
     bench, collect, encode, export_minari, import_dataset, inspect_dataset, play, render, rollout, strategy,
-    train_reward, train_sim, train_tokenizer, verify, walk,
+    train_reward, train_sim, train_tokenizer, verify, view, walk,
 )
 from millivid_env.errors import UserError
 
@@ -17,7 +17,7 @@ COMMANDS = {
     "train-tokenizer": train_tokenizer, "encode": encode, "train-sim": train_sim,
     "train-reward": train_reward,
     "render": render, "walk": walk, "play": play, "bench": bench,
-    "strategy": strategy, "rollout": rollout,
+    "strategy": strategy, "rollout": rollout, "view": view,
 }
 
 

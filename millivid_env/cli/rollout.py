@@ -6,14 +6,18 @@ import json
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from millivid_env.cli import options
 from millivid_env.cli.config_flags import add_config_flags, with_flags
 from millivid_env.errors import UserError
+from millivid_env.metrics.psnr import psnr
+from millivid_env.models.tokenizer_training import to_images
 from millivid_env.models.sampler import SamplerConfig
 from millivid_env.record import layout
 from millivid_env.sim.episodes import find_episode, read_encoded
-from millivid_env.sim.rollout import decode, rollout
+from millivid_env.sim.rollout import decode_with_classes, rollout
+from millivid_env.sim.scoring import frame_scores
 from millivid_env.sim.world_model import load_world_model
 from millivid_env.strategies import STRATEGIES
 from millivid_env.viz import label
@@ -47,15 +51,26 @@ def run(args: argparse.Namespace) -> int:
         model = model.with_strategy(args.strategy)
     sampler = with_flags(SamplerConfig(), args)
     ref = find_episode(args.data, args.episode)
-    episode, arrays = read_encoded(args.data, ref, model.cfg.actions, model.cfg.tokenizer_id, extra=(layout.RGB,))
+    with layout.open_shard(ref.shard) as f:
+        recorded = tuple(p for p in (layout.RGB, layout.DEPTH, layout.BLOCK_ID) if p in f[ref.name])
+    if layout.RGB not in recorded:
+        raise UserError(f"{args.data}: episode {args.episode} records no RGB frames ({layout.RGB})")
+    episode, arrays = read_encoded(args.data, ref, model.cfg.actions, model.cfg.tokenizer_id, extra=recorded)
     total = args.context + args.frames
     if len(episode.latents) < total:
         raise UserError(f"{args.data}: episode {args.episode} has {len(episode.latents)} frames, fewer than "
                         f"--context {args.context} + --frames {args.frames}")
     result = rollout(model, episode.latents[None, :args.context].astype(np.float32), episode.frame_actions[None, :total],
                      sampler, args.seed, progress=True)
-    generated = decode(model, result.latents[0, args.context:])
+    generated, classes = decode_with_classes(model, result.latents[0, args.context:])
     truth = arrays[layout.RGB][:total]
+    # Per-frame scores (what `millivid view` plots under the frames); semantics need the true block ids.
+    span = slice(args.context, total)
+    if layout.BLOCK_ID in arrays and layout.DEPTH in arrays:
+        scores = frame_scores(generated, classes, {"rgb": truth[span], "depth": arrays[layout.DEPTH][span],
+                                                   "block_id": arrays[layout.BLOCK_ID][span]})
+    else:
+        scores = {"psnr": psnr(to_images(torch.from_numpy(generated)), to_images(torch.from_numpy(truth[span]))).tolist()}
     args.out.mkdir(parents=True, exist_ok=True)
     shown = max(0, args.context - 16)  # the last context frames, then the rollout
     write_video(args.out / args.video, side_by_side(truth[shown:], np.concatenate([truth[shown:args.context], generated]),
@@ -68,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
                "tokens_per_step": {"min": min(result.tokens_per_step), "max": max(result.tokens_per_step),
                                    "mean": round(float(np.mean(result.tokens_per_step)), 1)},
                "seconds_per_frame": round(result.seconds / args.frames, 4)}
-    (args.out / "rollout.json").write_text(json.dumps(summary, indent=2))
     print(json.dumps(summary))
+    summary["scores"] = {k: [round(v, 4) if np.isfinite(v) else None for v in values] for k, values in scores.items()}
+    (args.out / "rollout.json").write_text(json.dumps(summary, indent=2))
     return 0

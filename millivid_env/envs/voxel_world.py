@@ -133,6 +133,8 @@ class VoxelLoopEnv(VoxelWorldEnv):
     """The paper's action set: Discrete(3) = forward+jump, turn left 10 deg, turn right 10 deg,
     each held for 9 ticks; one step returns the frame after the last tick."""
 
+    action_names = MACRO_ACTIONS
+
     def __init__(self, hold_ticks: int = HOLD_TICKS, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if not isinstance(hold_ticks, int) or hold_ticks < 1:

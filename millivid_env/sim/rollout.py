@@ -76,19 +76,31 @@ def rollout(model: WorldModel, context: np.ndarray, frame_actions: np.ndarray, s
 
 
 @torch.no_grad()
-def decode(model: WorldModel, latents: np.ndarray) -> np.ndarray:
-    """(..., tokens, C) latents -> (..., H, W, 3) uint8 frames through the tokenizer's decoder."""
+def decode_with_classes(model: WorldModel, latents: np.ndarray, classes: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+    """(..., tokens, C) latents -> (..., H, W, 3) uint8 frames through the tokenizer's decoder, and
+    with `classes` its class head's block-id maps (..., H, W) (None when the tokenizer has no head)."""
     if model.tokenizer is None:
         raise UserError("decoding frames needs the world model's tokenizer")
     flat = latents.reshape(-1, *latents.shape[-2:])
-    offsets = model.pyramid.offsets
-    images = []
+    offsets, tokenizer = model.pyramid.offsets, model.tokenizer
+    classes = classes and tokenizer.cfg.class_head
+    images, maps = [], []
     for start in range(0, len(flat), DECODE_CHUNK):
         chunk = torch.from_numpy(flat[start:start + DECODE_CHUNK]).float().to(model.device)
         levels = [chunk[:, offsets[k]:offsets[k + 1]] for k in range(len(offsets) - 1)]
-        images.append(to_uint8(model.tokenizer.decode(levels).cpu()))
-    frames = np.concatenate(images)
-    return frames.reshape(*latents.shape[:-2], *frames.shape[1:])
+        if classes:
+            decoded, logits = tokenizer.decoder(levels, classes=True)
+            maps.append(logits.argmax(1).byte().cpu().numpy())
+        else:
+            decoded = tokenizer.decode(levels)
+        images.append(to_uint8(decoded.cpu()))
+    frames = np.concatenate(images).reshape(*latents.shape[:-2], *images[0].shape[1:])
+    return frames, (np.concatenate(maps).reshape(*latents.shape[:-2], *maps[0].shape[1:]) if classes else None)
+
+
+def decode(model: WorldModel, latents: np.ndarray) -> np.ndarray:
+    """(..., tokens, C) latents -> (..., H, W, 3) uint8 frames through the tokenizer's decoder."""
+    return decode_with_classes(model, latents, classes=False)[0]
 
 
 class Stepper:

@@ -3,7 +3,8 @@ import json
 import numpy as np
 import pytest
 
-from millivid_env.bench.revisit_bench import RevisitBenchConfig, frame_scores, revisit_gaps, summarise
+from millivid_env.bench.revisit_bench import RevisitBenchConfig, revisit_gaps, summarise
+from millivid_env.sim.scoring import frame_scores
 
 
 def out_and_back(leg: int, back: int) -> np.ndarray:

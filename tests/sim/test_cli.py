@@ -47,6 +47,9 @@ def test_train_resume_and_roll_out(encoded, tmp_path):
     assert arrays["generated_latents"].shape == (12, 21, 4)
     summary = json.loads((out / "rollout.json").read_text())
     assert summary["steps"] == len(model.strategy.plan(8, 12)) and summary["tokens_per_step"]["max"] <= 16 + 8 + 4 + 4
+    # per-frame scores for the viewer: PSNR of each generated frame against the true one
+    error = ((arrays["generated"].astype(float) - arrays["truth"]) / 255) ** 2
+    assert np.allclose(summary["scores"]["psnr"], -10 * np.log10(error.mean((1, 2, 3))), atol=0.01)
     assert (out / "rollout.mp4").stat().st_size > 0
 
 
