@@ -32,6 +32,11 @@ demo: install
 	$(BIN)/millivid encode --tokenizer $(TOKENIZER) --data $(DEMO)/voxel-revisit-64
 	$(BIN)/millivid bench tokenizer --tokenizer $(TOKENIZER) --compare $(filter-out $(TOKENIZER),$(ABLATION)) --data $(DEMO)/voxel-revisit-64 --out $(DEMO)/tokenizer.json
 	$(BIN)/millivid rollout --sim $(SIM) --data $(DEMO)/voxel-revisit-64 --episode 0 --context 64 --frames 32 --out $(DEMO)/rollout
+	$(BIN)/millivid collect datasets/voxel-revisit-64-quick.toml --out $(DEMO)/voxel-revisit-64-quick --episodes 3 --resume
+	$(BIN)/millivid encode --tokenizer $(TOKENIZER) --data $(DEMO)/voxel-revisit-64-quick
+	$(BIN)/millivid bench revisit --protocol quick --episodes 3 --sims $(SIM) --data $(DEMO)/voxel-revisit-64-quick --out $(DEMO)/revisit
+	@echo "Browse the episodes and the rollout:   $(BIN)/millivid view $(DEMO)/voxel-revisit-64 --rollouts $(DEMO)/rollout"
+	@echo "Browse the revisit benchmark's frames: $(BIN)/millivid view $(DEMO)/voxel-revisit-64-quick --rollouts $(DEMO)/revisit"
 
 bench: install
 	$(BIN)/millivid bench env --out bench/env.json

@@ -90,7 +90,7 @@ def decode_with_classes(model: WorldModel, latents: np.ndarray, classes: bool = 
         levels = [chunk[:, offsets[k]:offsets[k + 1]] for k in range(len(offsets) - 1)]
         if classes:
             decoded, logits = tokenizer.decoder(levels, classes=True)
-            maps.append(logits.argmax(1).byte().cpu().numpy())
+            maps.append(tokenizer.decoder.classes.block_ids_of(logits).byte().cpu().numpy())
         else:
             decoded = tokenizer.decode(levels)
         images.append(to_uint8(decoded.cpu()))
