@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from millivid_env.bench.timing import machine
 from millivid_env.data.revisits import RevisitConfig, near, revisit_mask
@@ -114,14 +115,17 @@ def run_revisit_bench(sims: list[Path], data: Path, out: Path, cfg: RevisitBench
     done.mkdir(exist_ok=True)
     per_episode: dict[str, dict[str, Any]] = {}
     grid: dict[str, dict[str, np.ndarray]] = {}
+    progress = tqdm(total=len(refs) * (len(REFERENCES) + len(models)), desc="bench revisit", unit="rollout")
     for index, ref in enumerate(refs):
         episode, truth = episode_truth(first, data, ref, cfg)
         other, _ = episode_truth(first, data, refs[(index + 1) % len(refs)], cfg)
         gaps = revisit_gaps(truth["pose"], cfg)
         for name in [*REFERENCES, *models]:
             path = done / f"{ref.name}.{name}.json"
-            if path.exists():
+            progress.set_postfix_str(f"{ref.name} {name}")
+            if path.exists():  # done by an earlier, interrupted run
                 per_episode.setdefault(name, {})[ref.name] = json.loads(path.read_text())
+                progress.update()
                 continue
             started = time.perf_counter()
             if name in models:
@@ -139,7 +143,9 @@ def run_revisit_bench(sims: list[Path], data: Path, out: Path, cfg: RevisitBench
                       "seconds": round(time.perf_counter() - started, 2)}
             path.write_text(json.dumps(record))
             per_episode.setdefault(name, {})[ref.name] = record
+            progress.update()
         grid[ref.name] = {"truth": truth["rgb"], "gaps": gaps}
+    progress.close()
     results = {"data": str(data), "sims": [str(s) for s in sims], "strategies": {n: m.cfg.strategy for n, m in models.items()},
                "config": dataclasses.asdict(cfg), "machine": machine(), "date": time.strftime("%Y-%m-%d"),
                "revisit_frames": {ep: int((np.asarray(r["gaps"]) >= 0).sum()) for ep, r in per_episode["copy"].items()},

@@ -149,9 +149,13 @@ class ViewerHandler(BaseHTTPRequestHandler):
 
 def serve(dataset: Path, rollout_folders: list[Path], port: int, revisit_context: int | None = None) -> ViewerServer:
     """A server for `dataset` and the rollouts under `rollout_folders`, not yet serving (call
-    `serve_forever`). Problems with either are printed now and shown on the page."""
-    catalog = DatasetCatalog(dataset, RevisitConfig() if revisit_context is None else RevisitConfig(context=revisit_context))
+    `serve_forever`). Problems with either are printed now and shown on the page. Revisits are
+    marked against the first `revisit_context` frames: by default the context the rollouts were
+    given, or `RevisitConfig`'s without rollouts."""
     rollouts, problems = find_rollouts(rollout_folders)
+    if revisit_context is None and rollouts:  # the context the models were given is what a revisit returns to
+        revisit_context = min(r.first for r in rollouts)
+    catalog = DatasetCatalog(dataset, RevisitConfig() if revisit_context is None else RevisitConfig(context=revisit_context))
     server = ViewerServer(catalog, rollouts, problems, port)
     for problem in ([catalog.error] if catalog.error else []) + problems:
         server.report(problem)

@@ -32,6 +32,7 @@ def test_page_dataset_episode_and_frames(viewer):
     assert get(url + "viewer.js")[0] == 200 and get(url + "viewer.css")[0] == 200
     dataset = json.loads(get(url + "api/dataset")[2])
     assert dataset["error"] is None and [e["index"] for e in dataset["episodes"]] == [0, 1, 2]
+    assert dataset["revisit_context"] == 8, "revisits return to what the rollouts were given as context"
     episode = json.loads(get(url + "api/episode/0")[2])
     assert [r["first"] for r in episode["rollouts"]] == [8] and episode["rollouts"][0]["scores"]["psnr"][0] == 20.0
     assert json.loads(get(url + "api/episode/1")[2])["rollouts"] == []

@@ -174,15 +174,15 @@ async function showStep(t) {
   }
 }
 
+const MAP_MARGIN = 24, MAP_MIN_SPAN = 64;  // blocks around the path; the least shown across
+
 function mapTransform(episode, canvas) {
-  if (episode.world_size) {
-    const scale = Math.min(canvas.width / episode.world_size[0], canvas.height / episode.world_size[1]);
-    return { scale, x0: 0, z0: 0 };
-  }
+  // The path's surroundings, not the whole world: a short walk stays readable on a big map.
   const xs = episode.track.x, zs = episode.track.z;
-  const x0 = Math.min(...xs) - 4, z0 = Math.min(...zs) - 4;
-  const span = Math.max(Math.max(...xs) + 4 - x0, Math.max(...zs) + 4 - z0, 1);
-  return { scale: Math.min(canvas.width, canvas.height) / span, x0, z0 };
+  const cx = (Math.min(...xs) + Math.max(...xs)) / 2, cz = (Math.min(...zs) + Math.max(...zs)) / 2;
+  const span = Math.max(Math.max(...xs) - Math.min(...xs), Math.max(...zs) - Math.min(...zs)) + 2 * MAP_MARGIN;
+  const side = Math.max(span, MAP_MIN_SPAN);
+  return { scale: Math.min(canvas.width, canvas.height) / side, x0: cx - side / 2, z0: cz - side / 2 };
 }
 
 function drawMap() {
@@ -200,7 +200,7 @@ function drawMap() {
   if (state.mapImage) {
     context.imageSmoothingEnabled = false;
     context.globalAlpha = 0.75;
-    context.drawImage(state.mapImage, 0, 0, episode.world_size[0] * scale, episode.world_size[1] * scale);
+    context.drawImage(state.mapImage, px(0), pz(0), episode.world_size[0] * scale, episode.world_size[1] * scale);
     context.globalAlpha = 1;
   }
   const { x, z, yaw } = episode.track;
