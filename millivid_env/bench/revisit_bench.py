@@ -181,7 +181,8 @@ def summarise(per_episode: dict[str, dict[str, Any]], cfg: RevisitBenchConfig) -
                     picked = picked[np.isfinite(picked)]
                     if len(picked):
                         groups.setdefault(label, []).append(float(picked.mean()))
-            entry[metric] = {label: bootstrap_ci(np.asarray(v)) for label, v in groups.items()}
+            # in the selections' own order (a bin first filled by a later episode would otherwise come late)
+            entry[metric] = {label: bootstrap_ci(np.asarray(groups[label])) for label in selections if label in groups}
         costs = [r for r in episodes.values() if "tokens_per_step" in r]
         if costs:
             entry["tokens_per_step"] = max(r["tokens_per_step"] for r in costs)

@@ -57,6 +57,9 @@ class Denoiser(nn.Module):
     def context_cache(self, context: Tokens) -> list[tuple[torch.Tensor, torch.Tensor]]:
         return self.net.context_cache(context, self.raw(context.sigma, context.x))
 
+    def extend_cache(self, new: Tokens, cache: list[tuple[torch.Tensor, torch.Tensor]]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        return self.net.extend_cache(new, self.raw(new.sigma, new.x), cache)
+
     def denoise_targets(self, targets: Tokens, cache: list[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
         _, skip, out = preconditioning(targets.sigma)
         return skip * targets.x + out * self.net.forward_targets(targets, self.raw(targets.sigma, targets.x), cache)

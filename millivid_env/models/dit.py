@@ -196,7 +196,23 @@ class DiT(nn.Module):
 
     def forward_targets(self, targets: Tokens, x: torch.Tensor, cache: list[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
         """Outputs for the targets alone, attending to the cached context and to each other."""
-        h, cond, rope = self.inputs(targets, x)
-        for block, past in zip(self.blocks, cache):
-            h, _ = block(h, cond, rope, past=past)
+        h, cond, _ = self._through_cache(targets, x, cache)
         return self.head(h, cond)
+
+    def extend_cache(self, new: Tokens, x: torch.Tensor, cache: list[tuple[torch.Tensor, torch.Tensor]]
+                     ) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Every block's keys and values of `new` context tokens that attend to the cached context
+        and to each other, but are not attended to by it (frame-causal: the cache stays as it is)."""
+        return self._through_cache(new, x, cache, keys_values=True)[2]
+
+    def _through_cache(self, t: Tokens, x: torch.Tensor, cache: list[tuple[torch.Tensor, torch.Tensor]], keys_values: bool = False
+                       ) -> tuple[torch.Tensor, Conditioning, list[tuple[torch.Tensor, torch.Tensor]]]:
+        h, cond, rope = self.inputs(t, x)
+        own = []
+        for i, (block, past) in enumerate(zip(self.blocks, cache)):
+            if keys_values and i == len(self.blocks) - 1:  # the last block's outputs would never be read
+                own.append(block.keys_values(h, cond, rope))
+                break
+            h, kv = block(h, cond, rope, past=past)
+            own.append(kv)
+        return h, cond, own

@@ -35,12 +35,23 @@ def karras_sigmas(cfg: SamplerConfig) -> torch.Tensor:
 def sample(denoiser: Denoiser, context: Tokens, targets: Tokens, cfg: SamplerConfig,
            generator: torch.Generator | None = None) -> torch.Tensor:
     """Clean (B, T, C) target latents (normalised) given clean `context` tokens; targets.x is ignored."""
-    device = context.x.device
-    noise = torch.randn(context.x.shape, generator=generator, device=device)
-    ctx_sigma = torch.full_like(context.sigma, cfg.context_sigma)
-    cache = denoiser.context_cache(context.with_x(context.x + cfg.context_sigma * noise, ctx_sigma))
+    return sample_cached(denoiser, denoiser.context_cache(noised_context(context, cfg, generator)), targets, cfg, generator)
+
+
+def noised_context(context: Tokens, cfg: SamplerConfig, generator: torch.Generator | None = None) -> Tokens:
+    """The context as the sampler shows it: noised to `cfg.context_sigma` (and embedded at it), if any."""
+    if not cfg.context_sigma:
+        return context
+    noise = torch.randn(context.x.shape, generator=generator, device=context.x.device)
+    return context.with_x(context.x + cfg.context_sigma * noise, torch.full_like(context.sigma, cfg.context_sigma))
+
+
+@torch.no_grad()
+def sample_cached(denoiser: Denoiser, cache: list[tuple[torch.Tensor, torch.Tensor]], targets: Tokens, cfg: SamplerConfig,
+                  generator: torch.Generator | None = None) -> torch.Tensor:
+    """`sample` from the context's keys and values (`Denoiser.context_cache`) computed beforehand."""
     sigmas = karras_sigmas(cfg).tolist()
-    x = sigmas[0] * torch.randn(targets.x.shape, generator=generator, device=device)
+    x = sigmas[0] * torch.randn(targets.x.shape, generator=generator, device=targets.x.device)
     for sigma, following in zip(sigmas[:-1], sigmas[1:]):
         denoised = denoiser.denoise_targets(targets.with_x(x, torch.full_like(targets.sigma, sigma)), cache)
         x = denoised if following == 0 else x + (x - denoised) / sigma * (following - sigma)

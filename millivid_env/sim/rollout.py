@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
 from millivid_env.errors import UserError
-from millivid_env.models.sampler import SamplerConfig, sample
+from millivid_env.models.dit import Tokens
+from millivid_env.models.sampler import SamplerConfig, noised_context, sample, sample_cached
 from millivid_env.models.tokenizer_training import to_uint8
 from millivid_env.sim.tokens import arrange, collate
 from millivid_env.sim.world_model import WorldModel
@@ -42,15 +43,23 @@ def generate_step(model: WorldModel, latents: np.ndarray, frame_actions: np.ndar
                   generator: torch.Generator) -> int:
     """Sample the step's targets for every world of the batch into `latents` (B, F, tokens, C), in
     place; returns the tokens in the step."""
-    denoiser, pyramid = model.denoiser, model.pyramid
-    tokens = collate([arrange(pyramid, latents[b], frame_actions[b], step) for b in range(len(latents))]).to(model.device)
-    tokens = tokens.with_x(denoiser.normalise(tokens.x, tokens.level), tokens.sigma)
+    context, targets = step_tokens(model, latents, frame_actions, step)
+    x = sample(model.denoiser, context, targets, sampler, generator)
+    write_targets(model, latents, step, targets, x)
+    return len(context) + len(targets)
+
+
+def step_tokens(model: WorldModel, latents: np.ndarray, frame_actions: np.ndarray, step: Step) -> tuple[Tokens, Tokens]:
+    """The step's context and target tokens for every world, normalised (frames relative to the first target)."""
+    tokens = collate([arrange(model.pyramid, latents[b], frame_actions[b], step) for b in range(len(latents))]).to(model.device)
+    tokens = tokens.with_x(model.denoiser.normalise(tokens.x, tokens.level), tokens.sigma)
     split = int((~tokens.target[0]).sum())
-    targets = tokens.take(slice(split, None))
-    x = sample(denoiser, tokens.take(slice(0, split)), targets, sampler, generator)
-    frames, index = pyramid.rows(step.targets)
-    latents[:, frames, index] = denoiser.denormalise(x, targets.level).cpu().numpy()
-    return len(tokens)
+    return tokens.take(slice(0, split)), tokens.take(slice(split, None))
+
+
+def write_targets(model: WorldModel, latents: np.ndarray, step: Step, targets: Tokens, x: torch.Tensor) -> None:
+    frames, index = model.pyramid.rows(step.targets)
+    latents[:, frames, index] = model.denoiser.denormalise(x, targets.level).cpu().numpy()
 
 
 def rollout(model: WorldModel, context: np.ndarray, frame_actions: np.ndarray, sampler: SamplerConfig = SamplerConfig(),
@@ -103,13 +112,25 @@ def decode(model: WorldModel, latents: np.ndarray) -> np.ndarray:
     return decode_with_classes(model, latents, classes=False)[0]
 
 
+CACHES = ("exact", "incremental")
+
+
 class Stepper:
     """Frame-at-a-time generation for an interactive env: a batch of worlds, one action each per
     call, under a one-frame-per-step strategy (causal). Only the frames the strategy can still
-    look at are kept, so memory stays bounded however long the episode runs."""
+    look at are kept, so memory stays bounded however long the episode runs.
 
-    def __init__(self, model: WorldModel, sampler: SamplerConfig = SamplerConfig(), seed: int = 0) -> None:
-        self.model, self.sampler = model, sampler
+    `cache="exact"` computes the context's keys and values afresh every frame, as the model was
+    trained (context tokens attend to each other both ways). `cache="incremental"` computes the
+    prompt's once, then only each new frame's, attending to what is cached but not attended back
+    (frame-causal), and drops the tokens that leave the strategy's windows: a context pass of one
+    frame's tokens instead of the whole window, at a quality cost `millivid bench sim` measures.
+    """
+
+    def __init__(self, model: WorldModel, sampler: SamplerConfig = SamplerConfig(), seed: int = 0, cache: str = "exact") -> None:
+        if cache not in CACHES:
+            raise UserError(f"cache must be one of {CACHES}, got {cache!r}")
+        self.model, self.sampler, self.incremental = model, sampler, cache == "incremental"
         probe = model.strategy.plan(100_000, 1)[0]  # the farthest back a step looks, from deep in a rollout
         if len(np.unique(probe.targets[:, 0])) != 1:
             raise UserError(f"the {model.strategy.name} strategy does not make one frame a step; use causal")
@@ -117,6 +138,13 @@ class Stepper:
         self.generator = torch.Generator(device=model.device).manual_seed(seed)
         self.latents = np.zeros((0, 0, model.pyramid.total, model.cfg.channels), np.float32)
         self.frame_actions = np.zeros((0, 0), np.int64)
+        self._forget()
+
+    def _forget(self) -> None:
+        """Drop the incremental cache: the next step computes the whole context's afresh."""
+        self.origin = 0  # the episode frame that self.latents[:, 0] holds
+        self._cache: list[tuple[torch.Tensor, torch.Tensor]] | None = None
+        self._rows = np.zeros((0, 2), np.int64)  # (episode frame, level) of every cached token
 
     def start(self, context: np.ndarray, frame_actions: np.ndarray) -> None:
         """Context latents (B, T, tokens, C) and the actions that led to each of their frames (B, T)."""
@@ -128,6 +156,7 @@ class Stepper:
         check_actions(self.model, frame_actions)
         self.latents = context[:, -self.keep:].astype(np.float32)
         self.frame_actions = frame_actions[:, -self.keep:].astype(np.int64)
+        self._forget()
 
     def restart(self, world: int, context: np.ndarray, frame_actions: np.ndarray) -> None:
         """World `world` starts over from `context` (T, tokens, C) while the others go on. The batch
@@ -138,6 +167,7 @@ class Stepper:
         lead = max(0, length - len(context))
         self.latents[world] = np.concatenate([np.repeat(context[:1], lead, 0), context])[-length:]
         self.frame_actions[world] = np.concatenate([np.full(lead, self.model.cfg.actions), frame_actions])[-length:]
+        self._cache = None  # the batch's cache is one tensor: every world's is computed afresh
 
     def step(self, actions: np.ndarray) -> np.ndarray:
         """The next frame's latents (B, tokens, C) of every world after its action."""
@@ -148,6 +178,38 @@ class Stepper:
         frame_actions = np.concatenate([self.frame_actions, actions[:, None].astype(np.int64)], 1)
         known = np.ones(latents.shape[1:2] + (len(self.model.pyramid.tokens),), bool)
         known[-1] = False
-        generate_step(self.model, latents, frame_actions, self.model.strategy.next_step(known), self.sampler, self.generator)
+        step = self.model.strategy.next_step(known)
+        if self.incremental:
+            self._step_incremental(latents, frame_actions, step)
+        else:
+            generate_step(self.model, latents, frame_actions, step, self.sampler, self.generator)
+        self.origin += max(0, latents.shape[1] - self.keep)
         self.latents, self.frame_actions = latents[:, -self.keep:], frame_actions[:, -self.keep:]
         return latents[:, -1]
+
+    @torch.no_grad()
+    def _step_incremental(self, latents: np.ndarray, frame_actions: np.ndarray, step: Step) -> None:
+        wanted = step.context + np.array([self.origin, 0])
+        if self._cache is not None:  # drop what left the windows; compute only what entered them
+            kept = (self._rows[:, None] == wanted[None]).all(-1).any(1)
+            self._cache = [(k[:, :, kept], v[:, :, kept]) for k, v in self._cache]
+            self._rows = self._rows[kept]
+            fresh = ~(wanted[:, None] == self._rows[None]).all(-1).any(1)
+            step = Step(step.context[fresh], step.targets)
+        context, targets = step_tokens(self.model, latents, frame_actions, step)
+        # Frames in the episode's numbering, so cached keys keep their positions from step to step
+        # (rotary attention sees only differences).
+        first = self.origin + int(step.targets[:, 0].min())
+        context, targets = replace(context, frame=context.frame + first), replace(targets, frame=targets.frame + first)
+        if len(context):
+            context = noised_context(context, self.sampler, self.generator)
+            denoiser = self.model.denoiser
+            if self._cache is None:
+                self._cache = denoiser.context_cache(context)
+            else:
+                new = denoiser.extend_cache(context, self._cache)
+                self._cache = [(torch.cat([k, nk], 2), torch.cat([v, nv], 2)) for (k, v), (nk, nv) in zip(self._cache, new)]
+            rows = np.stack([context.frame[0].long().cpu().numpy(), context.level[0].cpu().numpy()], 1)
+            self._rows = np.concatenate([self._rows, rows])
+        x = sample_cached(self.model.denoiser, self._cache, targets, self.sampler, self.generator)
+        write_targets(self.model, latents, step, targets, x)

@@ -41,6 +41,7 @@ class SimSettings:
     prompt_world: int = 0  # world seed of the voxel world prompts are rendered from
     sampler_steps: int = 2  # denoising iterations per frame
     context_sigma: float = 0.0  # noise the context is seen at while sampling
+    cache: str = "exact"  # the context's keys and values: "exact" every frame, or "incremental" (faster; see Stepper)
     reward_head: str | Path | None = None  # rewards and terminations: a `millivid train-reward` folder or a shipped task name
 
     def check(self) -> None:
@@ -68,7 +69,7 @@ class Simulation:
         self.model = model if model.cfg.strategy == "causal" else model.with_strategy("causal")
         self.chunk_model = model.with_strategy("millivid")
         self.sampler = SamplerConfig(steps=settings.sampler_steps, context_sigma=settings.context_sigma)
-        self.stepper = Stepper(self.model, self.sampler)
+        self.stepper = Stepper(self.model, self.sampler, cache=settings.cache)
         self.side = self.model.tokenizer.cfg.image_size
         self.actions = self.model.cfg.actions
         self.world: gym.Env | None = None  # the voxel world prompts are rendered from, generated once

@@ -51,3 +51,10 @@ def test_summary_splits_revisit_frames_and_bins_gaps():
     assert summary["gap<10"]["mean"] == pytest.approx(3.0) and summary["gap>=10"]["mean"] == pytest.approx(4.0)
     assert summary["frames 1-2"]["mean"] == pytest.approx(2.5) and summary["frames 3-4"]["mean"] == pytest.approx(4.5)
     assert summary["all"]["n"] == 2
+
+
+def test_gap_bins_keep_their_order_when_the_first_episode_lacks_the_short_ones():
+    cfg = RevisitBenchConfig(frames=2, gap_edges=(10, 20), length_bin=2)
+    record = lambda gaps: {"scores": {m: [1.0, 2.0] for m in ("psnr", "ssim", "miou", "landmark_iou")}, "gaps": gaps}
+    summary = summarise({"m": {"a": record([15, 30]), "b": record([5, -1])}}, cfg)["m"]["psnr"]
+    assert [k for k in summary if k.startswith("gap")] == ["gap<10", "gap<20", "gap>=20"]

@@ -76,6 +76,26 @@ def test_memory_stays_bounded_and_the_horizon_truncates(sim):
     assert truncated and max(sizes) == stepper.keep == sizes[-1] <= 4 + 4 + 1
 
 
+def test_the_incremental_cache_follows_the_windows_and_starts_exact(sim):
+    exact, incremental = make(sim, cache="exact"), make(sim, cache="incremental", horizon=60)
+    first = [env.reset(seed=3) and env.step(1)[0]["pov"] for env in (exact, incremental)]
+    assert np.array_equal(*first), "the prompt's keys and values are computed whole, as the exact cache does"
+    stepper = incremental.unwrapped.sim.stepper
+    for t in range(40):
+        known = np.r_[np.ones((stepper.latents.shape[1], 3), bool), np.zeros((1, 3), bool)]
+        wanted, origin = stepper.model.strategy.next_step(known).context, stepper.origin
+        incremental.step(t % 3)
+        cached = {tuple(r) for r in stepper._rows}
+        assert cached == {(origin + f, level) for f, level in wanted}, "exactly the step's context was cached"
+        assert stepper._cache[0][0].shape[2] == len(stepper._rows) == sum(stepper.model.pyramid.tokens[level] for _, level in wanted)
+    again = make(sim, cache="incremental")
+    again.reset(seed=3)
+    incremental.reset(seed=3)
+    assert all(np.array_equal(again.step(a)[0]["pov"], incremental.step(a)[0]["pov"]) for a in (0, 2, 1, 1)), "seeded"
+    with pytest.raises(UserError, match="cache must be one of"):
+        make(sim, cache="stale")
+
+
 @pytest.mark.slow
 def test_five_thousand_steps_in_bounded_memory(sim):
     env = make(sim, horizon=10_000)
@@ -120,7 +140,7 @@ def test_bad_actions_and_checkpoints(sim, tmp_path):
     checkpoint.save_model(tmp_path / "other", Tokenizer(other), other)
     with pytest.raises(UserError, match="is not the tokenizer"):
         gym.make("millivid/Sim-v0", checkpoint=sim / "sim", tokenizer=tmp_path / "other")
-    with pytest.raises(UserError, match="takes no horizn; it takes checkpoint, context_sigma, horizon"):
+    with pytest.raises(UserError, match="takes no horizn; it takes cache, checkpoint, context_sigma, horizon"):
         gym.make("millivid/Sim-v0", checkpoint=sim / "sim", horizn=5)
     with pytest.raises(UserError, match="must be >= 1"):
         gym.make("millivid/Sim-v0", checkpoint=sim / "sim", sampler_steps=0)
@@ -174,12 +194,14 @@ def test_bench_sim_times_the_env_and_scores_fast_samplers_against_the_world_and_
     cfg = SimBenchConfig(seconds=0.2, sampler_steps=(1,), vector_batch=2, prompts=1, frames=3, slow_steps=2)
     result = run_sim_bench(sim / "sim", cfg)
     rows = result["speed"]["rows"]
-    assert [(r["batch"], r["sampler_steps"]) for r in rows] == [(1, 1), (2, 2)]
+    assert [(r["batch"], r["sampler_steps"], r["cache"]) for r in rows] == [
+        (1, 1, "exact"), (1, 1, "incremental"), (2, 2, "exact"), (2, 2, "incremental")]
     assert all(r["frames_per_second"] > 0 and r["peak_mib"] > 0 for r in rows)
     assert rows[0]["vs_voxel_world"] == pytest.approx(rows[0]["frames_per_second"] / result["speed"]["voxel_world_frames_per_second"], rel=0.01)
-    quality = {r["sampler_steps"]: r for r in result["quality"]["rows"]}
-    assert quality[2]["psnr_vs_slow_sampler"] is None and 0 < quality[1]["psnr_vs_slow_sampler"] < 100
-    assert 0 < quality[1]["psnr_vs_world"] < 100
+    quality = {(r["sampler_steps"], r["cache"]): r for r in result["quality"]["rows"]}
+    assert set(quality) == {(1, "exact"), (1, "incremental"), (2, "exact")}
+    assert quality[(2, "exact")]["psnr_vs_slow_sampler"] is None and 0 < quality[(1, "incremental")]["psnr_vs_slow_sampler"] < 100
+    assert 0 < quality[(1, "exact")]["psnr_vs_world"] < 100
 
 
 def test_the_shipped_checkpoint_plays_without_a_dataset():

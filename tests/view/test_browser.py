@@ -48,11 +48,12 @@ def test_scrub_an_episode_and_its_rollout(browser, viewer, tmp_path):
     after = (page.get_attribute("#map", "data-marker-x"), page.get_attribute("#map", "data-marker-z"))
     assert after != (before["x"], before["z"]), "the map's camera marker moved with the frame"
     assert page.locator("#curves canvas").count() == 2
+    page.wait_for_selector("#step[data-frame='10']")  # the step's table arrives by its own request
     assert "psnr 22.000" in page.inner_text("#step")
     page.keyboard.press("Shift+ArrowRight")
     page.wait_for_function("document.querySelector('figure canvas').dataset.frame === '20'")
     page.keyboard.press("End")
-    page.wait_for_function("document.querySelector('figure canvas').dataset.frame === '40'")
+    page.wait_for_selector("#step[data-frame='40']")
     assert "none (last frame)" in page.inner_text("#step")
     page.locator("#episodes tbody tr").nth(2).click()
     page.wait_for_function("location.hash.startsWith('#episode=2')")

@@ -172,6 +172,7 @@ async function showStep(t) {
     row.insertCell().textContent = k;
     row.insertCell().textContent = v;
   }
+  $("step").dataset.frame = t;
 }
 
 const MAP_MARGIN = 24, MAP_MIN_SPAN = 64;  // blocks around the path; the least shown across
