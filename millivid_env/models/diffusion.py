@@ -57,8 +57,14 @@ class Denoiser(nn.Module):
     def context_cache(self, context: Tokens) -> list[tuple[torch.Tensor, torch.Tensor]]:
         return self.net.context_cache(context, self.raw(context.sigma, context.x))
 
-    def extend_cache(self, new: Tokens, cache: list[tuple[torch.Tensor, torch.Tensor]]) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        return self.net.extend_cache(new, self.raw(new.sigma, new.x), cache)
+    def extend_cache_and_denoise(self, new: Tokens, targets: Tokens, cache: list[tuple[torch.Tensor, torch.Tensor]]
+                                 ) -> tuple[list[tuple[torch.Tensor, torch.Tensor]], torch.Tensor]:
+        """The new context tokens' keys and values (`DiT.extend_and_forward`) and the targets'
+        denoised estimate, seeing the cache and the new tokens, in one pass."""
+        both = new.then(targets)
+        own, out = self.net.extend_and_forward(both, self.raw(both.sigma, both.x), len(new), cache)
+        _, skip, scale = preconditioning(targets.sigma)
+        return own, skip * targets.x + scale * out
 
     def denoise_targets(self, targets: Tokens, cache: list[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
         _, skip, out = preconditioning(targets.sigma)

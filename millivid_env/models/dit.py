@@ -59,6 +59,10 @@ class Tokens:
     def with_x(self, x: torch.Tensor, sigma: torch.Tensor) -> "Tokens":
         return replace(self, x=x, sigma=sigma)
 
+    def then(self, other: "Tokens") -> "Tokens":
+        """These tokens followed by `other`'s, along the sequence."""
+        return Tokens(**{f.name: torch.cat([getattr(self, f.name), getattr(other, f.name)], 1) for f in fields(self)})
+
     def __len__(self) -> int:
         return self.x.shape[1]
 
@@ -196,23 +200,22 @@ class DiT(nn.Module):
 
     def forward_targets(self, targets: Tokens, x: torch.Tensor, cache: list[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
         """Outputs for the targets alone, attending to the cached context and to each other."""
-        h, cond, _ = self._through_cache(targets, x, cache)
+        h, cond, rope = self.inputs(targets, x)
+        for block, past in zip(self.blocks, cache):
+            h, _ = block(h, cond, rope, past=past)
         return self.head(h, cond)
 
-    def extend_cache(self, new: Tokens, x: torch.Tensor, cache: list[tuple[torch.Tensor, torch.Tensor]]
-                     ) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        """Every block's keys and values of `new` context tokens that attend to the cached context
-        and to each other, but are not attended to by it (frame-causal: the cache stays as it is)."""
-        return self._through_cache(new, x, cache, keys_values=True)[2]
-
-    def _through_cache(self, t: Tokens, x: torch.Tensor, cache: list[tuple[torch.Tensor, torch.Tensor]], keys_values: bool = False
-                       ) -> tuple[torch.Tensor, Conditioning, list[tuple[torch.Tensor, torch.Tensor]]]:
+    def extend_and_forward(self, t: Tokens, x: torch.Tensor, new: int, cache: list[tuple[torch.Tensor, torch.Tensor]]
+                           ) -> tuple[list[tuple[torch.Tensor, torch.Tensor]], torch.Tensor]:
+        """One pass over `new` context tokens then targets: every block's keys and values of the new
+        tokens, which attend to the cache and to each other (frame-causal: the cache does not attend
+        back), and the targets' outputs, which attend to the cache and to all of `t`."""
+        past = cache[0][0].shape[2]
+        allowed = torch.ones(len(t), past + len(t), dtype=torch.bool, device=x.device)
+        allowed[:new, past + new:] = False  # the new context never sees the targets
         h, cond, rope = self.inputs(t, x)
         own = []
-        for i, (block, past) in enumerate(zip(self.blocks, cache)):
-            if keys_values and i == len(self.blocks) - 1:  # the last block's outputs would never be read
-                own.append(block.keys_values(h, cond, rope))
-                break
-            h, kv = block(h, cond, rope, past=past)
-            own.append(kv)
-        return h, cond, own
+        for block, kv in zip(self.blocks, cache):
+            h, (k, v) = block(h, cond, rope, allowed, past=kv)
+            own.append((k[:, :, :new], v[:, :, :new]))
+        return own, self.head(h, cond)[:, new:]

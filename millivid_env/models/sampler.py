@@ -35,7 +35,7 @@ def karras_sigmas(cfg: SamplerConfig) -> torch.Tensor:
 def sample(denoiser: Denoiser, context: Tokens, targets: Tokens, cfg: SamplerConfig,
            generator: torch.Generator | None = None) -> torch.Tensor:
     """Clean (B, T, C) target latents (normalised) given clean `context` tokens; targets.x is ignored."""
-    return sample_cached(denoiser, denoiser.context_cache(noised_context(context, cfg, generator)), targets, cfg, generator)
+    return sample_cached(denoiser, denoiser.context_cache(noised_context(context, cfg, generator)), targets, cfg, generator)[0]
 
 
 def noised_context(context: Tokens, cfg: SamplerConfig, generator: torch.Generator | None = None) -> Tokens:
@@ -46,13 +46,24 @@ def noised_context(context: Tokens, cfg: SamplerConfig, generator: torch.Generat
     return context.with_x(context.x + cfg.context_sigma * noise, torch.full_like(context.sigma, cfg.context_sigma))
 
 
+Cache = list[tuple[torch.Tensor, torch.Tensor]]
+
+
 @torch.no_grad()
-def sample_cached(denoiser: Denoiser, cache: list[tuple[torch.Tensor, torch.Tensor]], targets: Tokens, cfg: SamplerConfig,
-                  generator: torch.Generator | None = None) -> torch.Tensor:
-    """`sample` from the context's keys and values (`Denoiser.context_cache`) computed beforehand."""
+def sample_cached(denoiser: Denoiser, cache: Cache, targets: Tokens, cfg: SamplerConfig,
+                  generator: torch.Generator | None = None, new: Tokens | None = None) -> tuple[torch.Tensor, Cache]:
+    """`sample` from the context's keys and values (`Denoiser.context_cache`) computed beforehand.
+    `new` context tokens join the cache frame-causally in the first iteration's pass
+    (`Denoiser.extend_cache_and_denoise`). Returns the targets and the cache as it ends."""
     sigmas = karras_sigmas(cfg).tolist()
     x = sigmas[0] * torch.randn(targets.x.shape, generator=generator, device=targets.x.device)
     for sigma, following in zip(sigmas[:-1], sigmas[1:]):
-        denoised = denoiser.denoise_targets(targets.with_x(x, torch.full_like(targets.sigma, sigma)), cache)
+        noisy = targets.with_x(x, torch.full_like(targets.sigma, sigma))
+        if new is not None:
+            own, denoised = denoiser.extend_cache_and_denoise(new, noisy, cache)
+            cache = [(torch.cat([k, nk], 2), torch.cat([v, nv], 2)) for (k, v), (nk, nv) in zip(cache, own)]
+            new = None
+        else:
+            denoised = denoiser.denoise_targets(noisy, cache)
         x = denoised if following == 0 else x + (x - denoised) / sigma * (following - sigma)
-    return x
+    return x, cache

@@ -201,15 +201,12 @@ class Stepper:
         # (rotary attention sees only differences).
         first = self.origin + int(step.targets[:, 0].min())
         context, targets = replace(context, frame=context.frame + first), replace(targets, frame=targets.frame + first)
-        if len(context):
-            context = noised_context(context, self.sampler, self.generator)
-            denoiser = self.model.denoiser
-            if self._cache is None:
-                self._cache = denoiser.context_cache(context)
-            else:
-                new = denoiser.extend_cache(context, self._cache)
-                self._cache = [(torch.cat([k, nk], 2), torch.cat([v, nv], 2)) for (k, v), (nk, nv) in zip(self._cache, new)]
-            rows = np.stack([context.frame[0].long().cpu().numpy(), context.level[0].cpu().numpy()], 1)
-            self._rows = np.concatenate([self._rows, rows])
-        x = sample_cached(self.model.denoiser, self._cache, targets, self.sampler, self.generator)
+        pairs = np.stack([context.frame[0].long().cpu().numpy(), context.level[0].cpu().numpy()], 1)
+        context = noised_context(context, self.sampler, self.generator)
+        if self._cache is None:  # the prompt, or a restart: the whole context at once, as trained
+            self._cache, context = self.model.denoiser.context_cache(context), None
+        elif not len(context):
+            context = None
+        x, self._cache = sample_cached(self.model.denoiser, self._cache, targets, self.sampler, self.generator, new=context)
+        self._rows = np.concatenate([self._rows, pairs])
         write_targets(self.model, latents, step, targets, x)

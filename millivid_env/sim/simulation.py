@@ -39,9 +39,9 @@ class SimSettings:
     horizon: int = 1000  # steps before an episode truncates: rollouts drift the longer they run
     prompt_frames: int = 16  # frames of a rendered prompt
     prompt_world: int = 0  # world seed of the voxel world prompts are rendered from
-    sampler_steps: int = 2  # denoising iterations per frame
+    sampler_steps: int = 1  # denoising iterations per frame (`millivid bench sim`: more cost time, not quality, here)
     context_sigma: float = 0.0  # noise the context is seen at while sampling
-    cache: str = "exact"  # the context's keys and values: "exact" every frame, or "incremental" (faster; see Stepper)
+    cache: str = "incremental"  # the context's keys and values: one new frame's a step, or "exact": all, every frame (see Stepper)
     reward_head: str | Path | None = None  # rewards and terminations: a `millivid train-reward` folder or a shipped task name
 
     def check(self) -> None:

@@ -47,6 +47,23 @@ def test_cached_context_gives_the_full_sequences_outputs():
 
 
 @torch.no_grad()
+def test_new_context_joins_the_cache_frame_causally_in_the_targets_pass():
+    model, t = random_model(), random_tokens(context=30, targets=12)
+    old, new, targets = t.take(slice(0, 20)), t.take(slice(20, 30)), t.take(slice(30, None))
+    cache = model.context_cache(old, old.x)
+    own, fused = model.extend_and_forward(new.then(targets), torch.cat([new.x, targets.x], 1), len(new), cache)
+    assert [k.shape[2] for k, _ in own] == [10, 10]
+    grown = [(torch.cat([k, nk], 2), torch.cat([v, nv], 2)) for (k, v), (nk, nv) in zip(cache, own)]
+    torch.testing.assert_close(fused, model.forward_targets(targets, targets.x, grown), atol=1e-5, rtol=1e-5)
+    # the new tokens saw the old ones and each other, never the targets; the old keys stay as they were
+    changed = targets.x + 1
+    own_again, _ = model.extend_and_forward(new.then(targets), torch.cat([new.x, changed], 1), len(new), cache)
+    torch.testing.assert_close(own_again[1][0], own[1][0])
+    full = model.context_cache(old.then(new), torch.cat([old.x, new.x], 1))
+    assert not torch.allclose(full[1][0][:, :, :20], cache[1][0]), "both-ways attention would change the old keys"
+
+
+@torch.no_grad()
 def test_context_never_sees_targets_and_padding_changes_nothing():
     model, t = random_model(), random_tokens()
     changed = t.x.clone()
