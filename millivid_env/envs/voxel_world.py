@@ -10,7 +10,7 @@ from gymnasium import spaces
 from millivid_env.envs.actions import HOLD_TICKS, MACRO_ACTIONS, action_space, macro_tick_action, validate
 from millivid_env.errors import UserError
 from millivid_env.world import Camera, World, WorldConfig, block_table
-from millivid_env.world.blocks import PLANKS, WATER
+from millivid_env.world.blocks import WATER
 from millivid_env.world.physics import EYE_HEIGHT, IN_WATER, X, Y, Z, new_state, tick
 
 MAX_SEED = 2**63 - 1

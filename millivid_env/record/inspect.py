@@ -4,7 +4,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import h5py
-import numpy as np
 
 from millivid_env.data.revisits import RevisitConfig, revisit_mask
 from millivid_env.record import layout

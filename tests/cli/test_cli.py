@@ -2,7 +2,6 @@ import subprocess
 import sys
 
 import cv2
-import numpy as np
 import pytest
 
 from millivid_env.cli.main import COMMANDS, main

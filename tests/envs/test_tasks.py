@@ -1,5 +1,4 @@
 import gymnasium as gym
-import numpy as np
 import pytest
 
 from millivid_env.agents import make_explorer

@@ -55,7 +55,6 @@ def test_training_lowers_the_loss(small_dataset):
 
 
 def test_train_tokenizer_flushes_subnormal_floats_to_zero(tmp_path, small_dataset):
-    from millivid_env.cli.main import main
 
     checkpoint.save_model(tmp_path / "base", Tokenizer(SMALL), SMALL, {"step": 0})
     assert main(["train-tokenizer", "--data", str(small_dataset), "--out", str(tmp_path / "run"), "--init", str(tmp_path / "base"),

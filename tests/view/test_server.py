@@ -6,7 +6,6 @@ import urllib.request
 
 import cv2
 import numpy as np
-import pytest
 
 from millivid_env.cli.main import main
 
