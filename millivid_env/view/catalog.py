@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +19,16 @@ import numpy as np
 from millivid_env.data.revisits import RevisitConfig, revisit_mask
 from millivid_env.errors import UserError
 from millivid_env.record import layout
-from millivid_env.viz.maps import block_image, depth_image
-from millivid_env.world import Camera, World
+from millivid_env.viz.maps import block_image, depth_image, top_down
+from millivid_env.world import Camera, Landmark
+
+@dataclass(frozen=True)
+class WorldView:
+    landmarks: tuple[Landmark, ...]
+    size: tuple[int, int]  # blocks along x and z
+    action_names: tuple[str, ...] | None  # the env's names for its Discrete actions
+    top_down: np.ndarray  # (Z, X, 3) uint8 map (`viz.maps.top_down`)
+
 
 FIELDS = {"rgb": layout.RGB, "depth": layout.DEPTH, "block_id": layout.BLOCK_ID}
 CACHED_BLOCKS = 24  # decoded blocks kept: a few arrays' worth around the frames being looked at
@@ -48,7 +57,8 @@ class DatasetCatalog:
         self._files: dict[Path, Any] = {}
         self._blocks: OrderedDict[tuple[int, str, int], np.ndarray] = OrderedDict()
         self._episodes: dict[int, dict[str, Any]] = {}
-        self._worlds: dict[tuple[str, int], tuple[World | None, tuple[str, ...] | None]] = {}
+        self._revisit_frames: dict[int, np.ndarray] = {}
+        self._worlds: dict[tuple[str, int], WorldView | None] = {}
 
     def close(self) -> None:
         with self._lock:
@@ -76,7 +86,7 @@ class DatasetCatalog:
         rows = []
         for index, ref in self.refs.items():
             try:
-                revisits = len(self.episode(index)["revisits"])
+                revisits = len(self._revisits(index))
             except UserError:
                 revisits = None
             rows.append({"index": index, "name": ref.name, "steps": ref.steps, "complete": ref.complete,
@@ -92,7 +102,7 @@ class DatasetCatalog:
                 return self._episodes[index]
             group = self._group(ref)
             frames = ref.steps + 1
-            poses = group[layout.POSE][:frames].astype(np.float64) if layout.POSE in group else None
+            poses = group[layout.POSE][:frames] if layout.POSE in group else None
             first = group[layout.RGB] if layout.RGB in group else None
             entry = {"index": index, "name": ref.name, "steps": ref.steps, "frames": frames, "complete": ref.complete,
                      "explorer": ref.explorer, "fields": [k for k, p in FIELDS.items() if p in group],
@@ -103,20 +113,30 @@ class DatasetCatalog:
         if poses is not None:
             entry["track"] = {"x": np.round(poses[:, 0], 2).tolist(), "z": np.round(poses[:, 2], 2).tolist(),
                               "yaw": np.round(poses[:, 3], 1).tolist()}
-            entry["revisits"] = np.flatnonzero(revisit_mask(poses, self.revisits)).tolist()
         else:
-            entry["track"], entry["revisits"] = None, []
-        world, names = self.world(index)
-        entry["action_names"] = list(names) if names else None
+            entry["track"] = None
+        entry["revisits"] = self._revisits(index).tolist()
+        world = self.world(index)
+        entry["action_names"] = list(world.action_names) if world and world.action_names else None
         entry["landmarks"] = [{"name": m.name, "kind": m.kind, "x": m.x, "z": m.z} for m in world.landmarks] if world else []
-        entry["world_size"] = [int(world.blocks.shape[0]), int(world.blocks.shape[2])] if world else None
+        entry["world_size"] = list(world.size) if world else None
         with self._lock:
             self._episodes[index] = entry
         return entry
 
-    def world(self, index: int) -> tuple[World | None, tuple[str, ...] | None]:
-        """The voxel world an episode was recorded in (rebuilt by resetting its env with the
-        recorded seed) and the env's action names; (None, None) when the env has no such world."""
+    def _revisits(self, index: int) -> np.ndarray:
+        """Indices of an episode's revisit frames (`data.revisits`, from its poses alone; none without poses)."""
+        ref = self._ref(index)
+        with self._lock:
+            if index not in self._revisit_frames:
+                group = self._group(ref)
+                poses = group[layout.POSE][:ref.steps + 1] if layout.POSE in group else np.zeros((0, 5))
+                self._revisit_frames[index] = np.flatnonzero(revisit_mask(poses, self.revisits))
+            return self._revisit_frames[index]
+
+    def world(self, index: int) -> WorldView | None:
+        """What the page shows of the voxel world an episode was recorded in (rebuilt by resetting
+        its env with the recorded seed); None when the env has no such world."""
         ref = self._ref(index)
         with self._lock:
             attrs = self._group(ref).attrs
@@ -127,18 +147,23 @@ class DatasetCatalog:
                 self._worlds[key] = self._rebuild_world(env_id, seed)
             return self._worlds[key]
 
-    def _rebuild_world(self, env_id: str, seed: int) -> tuple[World | None, tuple[str, ...] | None]:
+    def _rebuild_world(self, env_id: str, seed: int) -> WorldView | None:
         if seed < 0 or not env_id.startswith("millivid/Voxel"):
-            return None, None
+            return None
         kwargs = dict(self.meta.get("recipe", {}).get("env_kwargs", {}))
         try:
             env = gym.make(env_id, **kwargs)
             env.reset(seed=seed)
         except (gym.error.Error, UserError, TypeError):
-            return None, None
+            return None
         unwrapped = env.unwrapped
         env.close()
-        return getattr(unwrapped, "world", None), getattr(unwrapped, "action_names", None)
+        world = getattr(unwrapped, "world", None)
+        if world is None:
+            return None
+        # Only the summary is kept: a whole world's blocks and skip fields are tens of MB each.
+        return WorldView(world.landmarks, (int(world.blocks.shape[0]), int(world.blocks.shape[2])),
+                         getattr(unwrapped, "action_names", None), top_down(world))
 
     # -- frames and steps ----------------------------------------------------------------------------
     def _row(self, index: int, path: str, t: int) -> np.ndarray:

@@ -25,7 +25,6 @@ from millivid_env.data.revisits import RevisitConfig
 from millivid_env.errors import UserError
 from millivid_env.view.catalog import DatasetCatalog
 from millivid_env.view.rollouts import Rollout, find_rollouts
-from millivid_env.viz.maps import top_down
 
 HOST = "127.0.0.1"
 STATIC = {"/": ("index.html", "text/html; charset=utf-8"), "/viewer.js": ("viewer.js", "text/javascript; charset=utf-8"),
@@ -90,10 +89,10 @@ class ViewerServer(ThreadingHTTPServer):
         return entry
 
     def world_map(self, index: int) -> bytes:
-        world, _ = self.catalog.world(index)
+        world = self.catalog.world(index)
         if world is None:
             raise UserError(f"episode {index} has no voxel world to map (recorded from {self.catalog.episode(index)['env_id'] or 'an unknown env'})")
-        return png(top_down(world))
+        return png(world.top_down)
 
     def rollout_frame(self, key: str, t: int) -> bytes:
         if key not in self.rollouts:

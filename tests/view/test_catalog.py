@@ -24,6 +24,7 @@ def test_episode_rows_track_revisits_and_world(small_dataset):
     assert catalog.error is None
     rows = catalog.episodes()
     assert [r["index"] for r in rows] == [0, 1, 2] and all(r["steps"] == 40 and r["complete"] for r in rows)
+    assert catalog._worlds == {}, "listing episodes reads poses only; worlds are rebuilt when an episode is opened"
     episode = catalog.episode(1)
     with layout.open_shard(layout.shard_path(small_dataset, 0)) as f:
         poses = f["episode_1/pose"][:]
@@ -32,11 +33,11 @@ def test_episode_rows_track_revisits_and_world(small_dataset):
     assert episode["revisits"] == np.flatnonzero(revisit_mask(poses, CONTEXT)).tolist() and episode["revisits"]
     assert rows[1]["revisits"] == len(episode["revisits"])
     # the world is rebuilt from the recorded seed: its landmarks, and the env's action names
-    world, names = catalog.world(1)
-    assert names == MACRO_ACTIONS and len(episode["landmarks"]) == len(world.landmarks) > 0
-    assert episode["world_size"] == [world.blocks.shape[0], world.blocks.shape[2]]
+    world = catalog.world(1)
+    assert world.action_names == MACRO_ACTIONS and len(episode["landmarks"]) == len(world.landmarks) > 0
+    assert episode["world_size"] == list(world.size) and world.top_down.shape == (world.size[1], world.size[0], 3)
     start = np.array([episode["track"]["x"][0], episode["track"]["z"][0]])
-    assert 0 <= start[0] < world.blocks.shape[0] and 0 <= start[1] < world.blocks.shape[2]
+    assert 0 <= start[0] < world.size[0] and 0 <= start[1] < world.size[1]
 
 
 def test_frames_and_steps_match_the_file(small_dataset):
