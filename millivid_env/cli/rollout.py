@@ -6,13 +6,10 @@ import json
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from millivid_env.cli import options
 from millivid_env.cli.config_flags import add_config_flags, with_flags
 from millivid_env.errors import UserError
-from millivid_env.metrics.psnr import psnr
-from millivid_env.models.tokenizer_training import to_images
 from millivid_env.models.sampler import SamplerConfig
 from millivid_env.record import layout
 from millivid_env.sim.episodes import find_episode, read_encoded
@@ -22,6 +19,9 @@ from millivid_env.sim.world_model import load_world_model
 from millivid_env.strategies import STRATEGIES
 from millivid_env.viz import label
 from millivid_env.viz.video import write_video
+
+# What a rollout is scored against, where the episode records it (depth and block ids are optional).
+TRUTH = {"rgb": layout.RGB, "depth": layout.DEPTH, "block_id": layout.BLOCK_ID}
 
 
 def add_parser(p: argparse.ArgumentParser) -> None:
@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     sampler = with_flags(SamplerConfig(), args)
     ref = find_episode(args.data, args.episode)
     with layout.open_shard(ref.shard) as f:
-        recorded = tuple(p for p in (layout.RGB, layout.DEPTH, layout.BLOCK_ID) if p in f[ref.name])
+        recorded = tuple(p for p in TRUTH.values() if p in f[ref.name])
     if layout.RGB not in recorded:
         raise UserError(f"{args.data}: episode {args.episode} records no RGB frames ({layout.RGB})")
     episode, arrays = read_encoded(args.data, ref, model.cfg.actions, model.cfg.tokenizer_id, extra=recorded)
@@ -66,11 +66,7 @@ def run(args: argparse.Namespace) -> int:
     truth = arrays[layout.RGB][:total]
     # Per-frame scores (what `millivid view` plots under the frames); semantics need the true block ids.
     span = slice(args.context, total)
-    if layout.BLOCK_ID in arrays and layout.DEPTH in arrays:
-        scores = frame_scores(generated, classes, {"rgb": truth[span], "depth": arrays[layout.DEPTH][span],
-                                                   "block_id": arrays[layout.BLOCK_ID][span]})
-    else:
-        scores = {"psnr": psnr(to_images(torch.from_numpy(generated)), to_images(torch.from_numpy(truth[span]))).tolist()}
+    scores = frame_scores(generated, classes, {k: arrays[p][span] for k, p in TRUTH.items() if p in arrays})
     args.out.mkdir(parents=True, exist_ok=True)
     shown = max(0, args.context - 16)  # the last context frames, then the rollout
     write_video(args.out / args.video, side_by_side(truth[shown:], np.concatenate([truth[shown:args.context], generated]),

@@ -16,9 +16,12 @@ METRICS = ("psnr", "ssim", "miou", "landmark_iou")
 
 def frame_scores(frames: np.ndarray, classes: np.ndarray | None, truth: dict[str, np.ndarray]) -> dict[str, list[float]]:
     """Per generated frame: PSNR, SSIM, and block mIoU / landmark IoU of the class maps (nan where
-    there are no class maps, or no landmark in view)."""
+    there are no class maps, no true depth and block ids in `truth`, or no landmark in view)."""
     pred, target = to_images(torch.from_numpy(frames)), to_images(torch.from_numpy(truth["rgb"]))
     scores = {"psnr": psnr(pred, target).tolist(), "ssim": ssim(pred, target).tolist()}
+    if "depth" not in truth or "block_id" not in truth:
+        classes = None
+        truth = {**truth, "depth": np.zeros(frames.shape[:3], np.float32), "block_id": np.zeros(frames.shape[:3], np.uint8)}
     camera = Camera()
     mask = semantic_mask(truth["depth"], truth["block_id"], camera.view_distance * camera.fog_start)
     semantic = [semantic_scores(c, t, m) if classes is not None else None

@@ -39,6 +39,8 @@ def test_frame_scores_on_known_images():
     swapped = frame_scores(np.roll(rgb, 1, 0), 1 - block_id, truth)
     assert swapped["miou"][0] == 0.0 and max(swapped["psnr"]) < 15
     assert np.isnan(frame_scores(rgb, None, truth)["miou"]).all()
+    pixels_only = frame_scores(rgb, block_id, {"rgb": truth["rgb"]})  # a dataset without depth and block ids
+    assert pixels_only["psnr"] == same["psnr"] and np.isnan(pixels_only["landmark_iou"]).all()
 
 
 def test_summary_splits_revisit_frames_and_bins_gaps():
