@@ -14,7 +14,7 @@ def add_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("data", type=Path, help="dataset folder (`millivid collect`); read only, never written")
     p.add_argument("--rollouts", type=Path, nargs="*", default=[],
                    help="folders written by `millivid rollout` or `millivid bench revisit` (or holding such folders)")
-    p.add_argument("--port", type=options.non_negative_int, default=DEFAULT_PORT, help="local port (0 picks a free one)")
+    p.add_argument("--port", type=options.port, default=DEFAULT_PORT, help="local port (0 picks a free one)")
     p.add_argument("--revisit-context", type=options.positive_int, default=None,
                    help="frames counted as the context when marking revisits (default: the rollouts' context, else 256)")
     p.set_defaults(run=run)

@@ -6,6 +6,7 @@ import urllib.request
 
 import cv2
 import numpy as np
+import pytest
 
 from millivid_env.cli.main import main
 
@@ -72,4 +73,7 @@ def test_a_port_in_use_is_one_line(small_dataset, capsys):
         port = taken.getsockname()[1]
         assert main(["view", str(small_dataset), "--port", str(port)]) == 2
     assert capsys.readouterr().err.strip() == f"millivid view: error: port {port} is in use; pick another with --port"
+    with pytest.raises(SystemExit):
+        main(["view", str(small_dataset), "--port", "99999"])
+    assert "a port is 0-65535, got 99999" in capsys.readouterr().err
 
