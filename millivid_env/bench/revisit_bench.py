@@ -78,7 +78,7 @@ def revisit_gaps(poses: np.ndarray, cfg: RevisitBenchConfig) -> np.ndarray:
 
 
 def episode_truth(model: WorldModel, data: Path, ref: layout.EpisodeRef, cfg: RevisitBenchConfig) -> tuple[Any, dict[str, np.ndarray]]:
-    episode, arrays = read_encoded(data, ref, model.cfg.actions, model.cfg.tokenizer_id,
+    episode, arrays = read_encoded(data, ref, model.cfg.codec, model.cfg.tokenizer_id,
                                    extra=(layout.RGB, layout.DEPTH, layout.BLOCK_ID, layout.POSE))
     span = slice(cfg.context, cfg.context + cfg.frames)
     return episode, {"rgb": arrays[layout.RGB][span], "depth": arrays[layout.DEPTH][span],

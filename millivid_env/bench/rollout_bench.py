@@ -61,7 +61,7 @@ def held_out(model: WorldModel, data: Path, count: int, frames: int) -> list[tup
     refs = [r for r in split_episodes(data, "all") if r.steps + 1 >= frames][:count]
     if not refs:
         raise UserError(f"{data}: no complete episode of {frames} frames")
-    return [read_encoded(data, r, model.cfg.actions, model.cfg.tokenizer_id, extra=(layout.RGB, layout.POSE)) for r in refs]
+    return [read_encoded(data, r, model.cfg.codec, model.cfg.tokenizer_id, extra=(layout.RGB, layout.POSE)) for r in refs]
 
 
 def generate(model: WorldModel, episodes, context: int, actions: np.ndarray, sampler: SamplerConfig, seed: int) -> tuple[np.ndarray, float]:

@@ -1,6 +1,7 @@
 """Walk the voxel world yourself (WASD, space, shift sneak, ctrl sprint, mouse look, click to
-break/place), or walk the learned simulator (`--sim`: W forward, A/D turn; it waits while no key is
-held), optionally beside the true world under the same actions (`--beside`)."""
+break/place), or walk the learned simulator (`--sim`: W forward, A/D turn, and it waits while no key
+is held, for a model of macro actions; the same keys and mouse as the world, one tick a frame, for a
+model of Dict actions), optionally beside the true world under the same actions (`--beside`)."""
 from __future__ import annotations
 
 import argparse
@@ -156,11 +157,13 @@ def play_sim(args: argparse.Namespace) -> str:
         return [simulated, true()] if args.beside else [simulated]
 
     shown = panels(obs["pov"], world.render)
-    window, player = Window(len(shown), shown[0].shape[:2], grab=False), Player()
+    ticks = isinstance(env.action_space, gym.spaces.Dict)  # a model of Dict actions: one step a game tick
+    keys = "WASD, space, mouse" if ticks else "W forward, A/D turn"
+    window, player = Window(len(shown), shown[0].shape[:2], grab=ticks), Player()
     steps = loops = 0
     while not player.quit and (args.max_frames == 0 or loops < args.max_frames):
-        player.handle(pygame.event.get())
-        action = keys_to_macro(player.held)
+        mouse = player.handle(pygame.event.get())
+        action = keys_to_action(player.held, mouse, player.clicks) if ticks else keys_to_macro(player.held)
         if action is not None:
             obs, _, _, truncated, _ = env.step(action)
             shown = panels(obs["pov"], lambda: world.step(action)[0]["pov"])
@@ -169,6 +172,6 @@ def play_sim(args: argparse.Namespace) -> str:
                 obs, _ = env.reset()
                 shown = panels(obs["pov"], world.render)
         label = "simulated | true world" if args.beside else "simulated"
-        window.show(shown, f"{label}  step {steps}  W forward, A/D turn")
+        window.show(shown, f"{label}  step {steps}  {keys}")
         loops += 1
     return f"played {steps} simulated frames"

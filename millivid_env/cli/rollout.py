@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
         recorded = tuple(p for p in TRUTH.values() if p in f[ref.name])
     if layout.RGB not in recorded:
         raise UserError(f"{args.data}: episode {args.episode} records no RGB frames ({layout.RGB})")
-    episode, arrays = read_encoded(args.data, ref, model.cfg.actions, model.cfg.tokenizer_id, extra=recorded)
+    episode, arrays = read_encoded(args.data, ref, model.cfg.codec, model.cfg.tokenizer_id, extra=recorded)
     total = args.context + args.frames
     if len(episode.latents) < total:
         raise UserError(f"{args.data}: episode {args.episode} has {len(episode.latents)} frames, fewer than "

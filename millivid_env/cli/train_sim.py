@@ -19,7 +19,7 @@ from millivid_env.models.trainer import TrainConfig, setup_distributed, train
 from millivid_env.sim.episodes import load_encoded
 from millivid_env.sim.tokens import Pyramid
 from millivid_env.sim.training import (
-    VALIDATION_ITEMS, Arrangements, discrete_actions, fit_normalisation, sim_loss, validation_loss,
+    VALIDATION_ITEMS, Arrangements, dataset_codec, fit_normalisation, sim_loss, validation_loss,
 )
 from millivid_env.sim.world_model import DERIVED, SIM_PRESETS, SimConfig, sim_config
 from millivid_env.strategies import make_strategy
@@ -48,14 +48,14 @@ def run(args: argparse.Namespace) -> int:
     else:
         overrides = config_overrides(args, SimConfig)
         tokenizer = Path(overrides.get("tokenizer", SIM_PRESETS[args.preset].tokenizer))
-        tok = tokenizer_config(tokenizer)
+        tok, codec = tokenizer_config(tokenizer), dataset_codec(args.data)
         cfg = dataclasses.replace(SIM_PRESETS[args.preset], **overrides, tokens=tok.tokens, channels=tok.channels,
-                                  actions=discrete_actions(args.data), tokenizer_id=tokenizer_id(tokenizer))
+                                  actions=codec.n, action_codec=codec.kind, tokenizer_id=tokenizer_id(tokenizer))
     train_cfg = with_flags(TRAIN_DEFAULTS, args)
     train_cfg = dataclasses.replace(train_cfg, seed=train_cfg.seed + ddp.rank)
     torch.manual_seed(train_cfg.seed)
-    episodes = load_encoded(args.data, "train", cfg.actions, cfg.tokenizer_id, args.episodes)
-    val_split = load_encoded(args.data, "val", cfg.actions, cfg.tokenizer_id) if _has_split(args.data, "val") else episodes
+    episodes = load_encoded(args.data, "train", cfg.codec, cfg.tokenizer_id, args.episodes)
+    val_split = load_encoded(args.data, "val", cfg.codec, cfg.tokenizer_id) if _has_split(args.data, "val") else episodes
     if episodes[0].latents.shape[1:] != (sum(cfg.tokens), cfg.channels):
         raise UserError(f"{args.data}: latents of {episodes[0].latents.shape[1:]} tokens x channels, "
                         f"the simulator expects {(sum(cfg.tokens), cfg.channels)}")

@@ -19,6 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from millivid_env.envs.action_codec import factor_rows
+
 SIGMA_FLOOR = 1e-3  # noise levels below this embed as this (a clean token has sigma 0)
 SPATIAL_FREQUENCIES = 8
 
@@ -27,7 +29,7 @@ SPATIAL_FREQUENCIES = 8
 class DiTConfig:
     channels: int = 16  # latent channels per token
     levels: int = 4  # pyramid levels
-    actions: int = 3  # discrete actions; one more embedding stands for "no action" (an episode's first frame)
+    action_factors: tuple[int, ...] = (3,)  # digits of an action id (`envs.action_codec`); one more embedding stands for "no action" (an episode's first frame)
     width: int = 256  # transformer width
     depth: int = 6  # transformer blocks
     heads: int = 4  # attention heads
@@ -153,7 +155,7 @@ class DiT(nn.Module):
         self.embed = nn.Linear(cfg.channels, w)
         self.spatial = nn.Linear(2 * 2 * SPATIAL_FREQUENCIES, w)
         self.level_embed = nn.Embedding(cfg.levels, w)
-        self.action_embed = nn.Embedding(cfg.actions + 1, w)
+        self.action_embed = nn.Embedding(sum(cfg.action_factors) + 1, w)
         self.noise_embed = nn.Sequential(nn.Linear(2 * 32, w), nn.SiLU(), nn.Linear(w, w))
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.depth))
         self.out_norm = nn.LayerNorm(w, elementwise_affine=False, eps=1e-6)
@@ -169,10 +171,17 @@ class DiT(nn.Module):
         distinct, index = torch.unique(keys, dim=0, return_inverse=True)
         noise = torch.log(distinct[:, 0].clamp_min(SIGMA_FLOOR)) / 4
         table = self.noise_embed(fourier(noise.unsqueeze(-1), 32, 1.0)) + self.level_embed(distinct[:, 1].long()) \
-            + self.action_embed(distinct[:, 2].long())
+            + self.embed_actions(distinct[:, 2].long())
         h = self.embed(x) + self.spatial(fourier(t.pos, SPATIAL_FREQUENCIES, math.pi)) + self.level_embed(t.level)
         cond = Conditioning(F.silu(table), index.view(t.sigma.shape))
         return h, cond, rotary(t.frame, self.cfg.width // self.cfg.heads, self.cfg.rope_base)
+
+    def embed_actions(self, ids: torch.Tensor) -> torch.Tensor:
+        """The sum of each action id's digit embeddings; the last embedding for "no action"."""
+        factors = self.cfg.action_factors
+        none = math.prod(factors)
+        digits = self.action_embed(factor_rows(ids.clamp_max(none - 1), factors)).sum(-2)
+        return torch.where((ids == none).unsqueeze(-1), self.action_embed.weight[-1], digits)
 
     def head(self, h: torch.Tensor, cond: Conditioning) -> torch.Tensor:
         shift, scale = cond.project(self.out_ada).chunk(2, -1)

@@ -3,7 +3,9 @@
 A thin wrapper over `sim.simulation.Simulation` with a batch of one: the world model rolls out
 under the causal strategy, one whole frame per action. `reset(seed=, options={"prompt": ...})`
 starts from context frames (see `Simulation.prompt`; no prompt renders one from the voxel world,
-so a fresh clone needs no dataset). Same seed, prompt and actions give the same frames. Episodes
+so a fresh clone needs no dataset). Same seed, prompt and actions give the same frames. The action space is that of the env the model's
+data came from: Discrete(3) macros for `sim-64` (VoxelLoop's), MineRL-style Dict actions for a
+model trained on `millivid/VoxelWorld-v0` recordings (one step a tick). Episodes
 truncate after `horizon` steps, since rollouts drift the longer they run; memory stays bounded
 however long they run. With a reward head (`reward_head=`; `millivid/SimReach-v0` ships one for
 reaching the red landmark) rewards and terminations are read from the generated latents. `millivid/Sim-v0` under `gymnasium.make_vec` steps many worlds at once
@@ -12,7 +14,7 @@ reaching the red landmark) rewards and terminations are read from the generated 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import gymnasium as gym
 import numpy as np
@@ -35,7 +37,7 @@ class SimEnv(gym.Env):
         self.sim = Simulation(sim_settings(checkpoint, settings))
         self.render_mode = render_mode
         self.observation_space = observation_space(self.sim.side)
-        self.action_space = spaces.Discrete(self.sim.actions)
+        self.action_space = self.sim.action_space
         self._frame = np.zeros((self.sim.side, self.sim.side, 3), np.uint8)
         self._steps = 0
 
@@ -53,9 +55,7 @@ class SimEnv(gym.Env):
         return {"pov": self._frame}, {"latents": self.sim.levels(latents[-1]), "prompt_frames": len(latents)}
 
     def step(self, action: Any):
-        if not self.action_space.contains(action):
-            raise UserError(f"action must be an int in [0, {self.action_space.n}), got {action!r}")
-        latents, reward, terminated = (a[0] for a in self.sim.step(np.array([int(action)])))
+        latents, reward, terminated = (a[0] for a in self.sim.step(np.array([self.sim.codec.encode(action)])))
         self._frame = self.sim.frames(latents[None])[0]
         self._steps += 1
         truncated = self._steps >= self.sim.settings.horizon
@@ -64,7 +64,7 @@ class SimEnv(gym.Env):
     def render(self) -> np.ndarray | None:
         return self._frame if self.render_mode == "rgb_array" else None
 
-    def rollout(self, actions: np.ndarray) -> np.ndarray:
+    def rollout(self, actions: Sequence[Any]) -> np.ndarray:
         """Frames (len(actions), H, W, 3) generated at once under the MilliVid chunk strategy from
         the current context (which it does not advance: `step` goes on as if it had not run)."""
-        return self.sim.chunk(np.asarray(actions).reshape(1, -1), seed=int(self.np_random.integers(2**62)))[0]
+        return self.sim.chunk([actions], seed=int(self.np_random.integers(2**62)))[0]

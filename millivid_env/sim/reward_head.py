@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
+from millivid_env.envs.action_codec import ActionCodec, factor_rows
 from millivid_env.errors import UserError
 from millivid_env.models import checkpoint
 from millivid_env.record import layout
@@ -27,7 +28,8 @@ from millivid_env.sim.episodes import EncodedEpisode, read_encoded
 @dataclass(frozen=True)
 class RewardHeadConfig:
     features: int = 85 * 16  # one frame's latent pyramid, flattened
-    actions: int = 3
+    actions: int = 3  # action ids (`envs.action_codec`)
+    action_codec: str = "discrete"
     hidden: int = 256
     tokenizer_id: str = ""  # the latents it reads
     task: str = ""  # the env id whose rewards it learned
@@ -49,13 +51,15 @@ class RewardHead(nn.Module):
         self.register_buffer("mean", torch.zeros(cfg.features))
         self.register_buffer("std", torch.ones(cfg.features))
         self.register_buffer("end_weight", torch.ones(()))  # positive weight of the termination loss
-        self.net = nn.Sequential(nn.Linear(2 * cfg.features + cfg.actions, cfg.hidden), nn.GELU(),
+        self.factors = ActionCodec(cfg.action_codec, cfg.actions).factors
+        self.net = nn.Sequential(nn.Linear(2 * cfg.features + sum(self.factors), cfg.hidden), nn.GELU(),
                                  nn.Linear(cfg.hidden, cfg.hidden), nn.GELU(), nn.Linear(cfg.hidden, 2))
 
     def forward(self, before: torch.Tensor, after: torch.Tensor, action: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, tokens, C) latents before and after (B,) actions -> rewards (B,), termination logits (B,)."""
         norm = [(z.flatten(1) - self.mean) / self.std for z in (before, after)]
-        out = self.net(torch.cat([*norm, F.one_hot(action, self.cfg.actions).float()], 1))
+        digits = F.one_hot(factor_rows(action, self.factors), sum(self.factors)).sum(1).float()
+        out = self.net(torch.cat([*norm, digits], 1))
         return out[:, 0], out[:, 1]
 
     @torch.no_grad()
@@ -78,21 +82,54 @@ class Transitions:
         return len(self.action)
 
 
-def load_transitions(root: Path, splits: tuple[str, ...], actions: int, tokenizer: str | None) -> Transitions:
+Recorded = list[tuple[EncodedEpisode, dict[str, np.ndarray]]]  # episodes with their rewards and terminations
+
+
+def load_recorded(root: Path, splits: tuple[str, ...], codec: ActionCodec, tokenizer: str | None) -> Recorded:
     from millivid_env.data.windows import no_frames, split_episodes
 
     refs = [r for split in splits for r in split_episodes(root, split)]
     if not refs:
         raise no_frames(root, "/".join(splits))
-    parts: list[tuple[EncodedEpisode, dict[str, np.ndarray]]] = []
+    parts: Recorded = []
     for ref in refs:
-        parts.append(read_encoded(root, ref, actions, tokenizer, extra=("rewards", "terminations")))
+        parts.append(read_encoded(root, ref, codec, tokenizer, extra=("rewards", "terminations")))
         tokenizer = parts[-1][0].tokenizer
-    return Transitions(np.concatenate([e.latents[:-1] for e, _ in parts]).astype(np.float32),
-                       np.concatenate([e.latents[1:] for e, _ in parts]).astype(np.float32),
-                       np.concatenate([e.frame_actions[1:] for e, _ in parts]),
-                       np.concatenate([a["rewards"] for _, a in parts]).astype(np.float32),
-                       np.concatenate([a["terminations"] for _, a in parts]).astype(bool))
+    return parts
+
+
+def recorded_transitions(parts: Recorded, context: int = 1) -> Transitions:
+    """The recorded steps into each episode's frames from `context` on (all of them at 1)."""
+    return Transitions(np.concatenate([e.latents[context - 1:-1] for e, _ in parts]).astype(np.float32),
+                       np.concatenate([e.latents[context:] for e, _ in parts]).astype(np.float32),
+                       np.concatenate([e.frame_actions[context:] for e, _ in parts]),
+                       np.concatenate([a["rewards"][context - 1:] for _, a in parts]).astype(np.float32),
+                       np.concatenate([a["terminations"][context - 1:] for _, a in parts]).astype(bool))
+
+
+def generated_transitions(sim: Any, parts: Recorded, context: int, seed: int = 0) -> Transitions:
+    """`recorded_transitions(parts, context)` with the latents a simulation (a
+    `sim.simulation.Simulation`) generates from each episode's first `context` frames under the
+    recorded actions in place of the recorded ones: what the head sees inside `millivid/Sim-v0`."""
+    if not parts:
+        raise UserError(f"no held-out episode is longer than {context} frames to generate after; lower the context")
+    before, after, actions, rewards, ends = [], [], [], [], []
+    for index, (episode, arrays) in enumerate(tqdm(parts, desc="generate held-out steps", unit="episode")):
+        ids = episode.frame_actions
+        if len(ids) <= context:
+            raise UserError(f"{episode.name} has {len(ids)} frames, no more than the {context} context frames")
+        sim.start([(episode.latents[:context].astype(np.float32), ids[1:context])], seed=seed + index)
+        last = episode.latents[context - 1].astype(np.float32)
+        for t in range(context, len(ids)):
+            latents = sim.step(ids[t:t + 1])[0][0]
+            before.append(last)
+            after.append(latents)
+            last = latents
+        actions.append(ids[context:])
+        rewards.append(arrays["rewards"][context - 1:])
+        ends.append(arrays["terminations"][context - 1:])
+    return Transitions(np.stack(before), np.stack(after), np.concatenate(actions),
+                       np.concatenate(rewards).astype(np.float32), np.concatenate(ends).astype(bool))
 
 
 def fit(head: RewardHead, data: Transitions, cfg: RewardTrainConfig) -> list[float]:
@@ -116,8 +153,8 @@ def fit(head: RewardHead, data: Transitions, cfg: RewardTrainConfig) -> list[flo
         optimizer.step()
         schedule.step()
         if step % 100 == 0:
-            losses.append(float(loss))
-            bar.set_postfix(loss=f"{float(loss):.4f}")
+            losses.append(float(loss.detach()))
+            bar.set_postfix(loss=f"{float(loss.detach()):.4f}")
     return losses
 
 
@@ -144,12 +181,15 @@ def save_head(folder: Path, head: RewardHead, extra: dict[str, Any]) -> None:
     checkpoint.save_model(folder, head, head.cfg, extra)
 
 
-def load_head(folder: str | Path, tokenizer_id: str) -> RewardHead:
+def load_head(folder: str | Path, tokenizer_id: str, codec: ActionCodec = ActionCodec()) -> RewardHead:
     folder = Path(folder)
     config = checkpoint.read_config(folder)
     cfg = RewardHeadConfig(**config["config"])
     if cfg.tokenizer_id != tokenizer_id:
         raise UserError(f"{folder}: this reward head reads latents of tokenizer {cfg.tokenizer_id}, the simulator's is {tokenizer_id}")
+    if ActionCodec(cfg.action_codec, cfg.actions) != codec:
+        raise UserError(f"{folder}: this reward head reads {cfg.action_codec} actions ({cfg.actions} ids), "
+                        f"the simulator's are {codec.kind} ({codec.n} ids)")
     head = RewardHead(cfg)
     checkpoint.load_weights(folder, head)
     return head.eval()

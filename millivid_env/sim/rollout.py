@@ -35,8 +35,8 @@ class Rollout:
 def check_actions(model: WorldModel, frame_actions: np.ndarray) -> None:
     bad = (frame_actions < 0) | (frame_actions > model.cfg.actions)
     if bad.any():
-        raise UserError(f"actions must be integers in [0, {model.cfg.actions}) (the model's Discrete({model.cfg.actions}); "
-                        f"{model.cfg.actions} stands for none), got {frame_actions[bad][0]}")
+        raise UserError(f"action ids must be integers in [0, {model.cfg.actions}) ({model.cfg.actions} stands for none), "
+                        f"got {frame_actions[bad][0]}")
 
 
 def generate_step(model: WorldModel, latents: np.ndarray, frame_actions: np.ndarray, step: Step, sampler: SamplerConfig,
@@ -65,7 +65,7 @@ def write_targets(model: WorldModel, latents: np.ndarray, step: Step, targets: T
 def rollout(model: WorldModel, context: np.ndarray, frame_actions: np.ndarray, sampler: SamplerConfig = SamplerConfig(),
             seed: int = 0, progress: bool = False) -> Rollout:
     """Generate frames after `context` (B, C0, tokens, C) latents. `frame_actions` (B, C0 + frames):
-    the action that led to each frame (model.cfg.actions where none did, e.g. an episode's first)."""
+    the action id that led to each frame (the codec's `none` where none did, e.g. an episode's first)."""
     if context.ndim != 4 or context.shape[2:] != (model.pyramid.total, model.cfg.channels):
         raise UserError(f"context latents must be (batch, frames, {model.pyramid.total}, {model.cfg.channels}), got {context.shape}")
     batch, given = context.shape[:2]
@@ -166,7 +166,7 @@ class Stepper:
         length = self.latents.shape[1]
         lead = max(0, length - len(context))
         self.latents[world] = np.concatenate([np.repeat(context[:1], lead, 0), context])[-length:]
-        self.frame_actions[world] = np.concatenate([np.full(lead, self.model.cfg.actions), frame_actions])[-length:]
+        self.frame_actions[world] = np.concatenate([np.full(lead, self.model.cfg.codec.none), frame_actions])[-length:]
         self._cache = None  # the batch's cache is one tensor: every world's is computed afresh
 
     def step(self, actions: np.ndarray) -> np.ndarray:

@@ -3,18 +3,22 @@
 Knows prompts, the causal `Stepper` and decoding, nothing of Gymnasium's bookkeeping. A prompt is
 the context a rollout starts from:
 
-- `{"frames": uint8 (T, H, W, 3), "actions": (T - 1,)}`: live frames and the actions between them
-  (e.g. from `millivid/VoxelLoop-v0`), encoded by the model's tokenizer;
-- `{"latents": (T, tokens, C), "actions": (T - 1,)}`: an encoded slice, e.g. a dataset episode's;
-- `None`: `prompt_frames` frames rendered from the voxel world `prompt_world` along a random walk,
+- `{"frames": uint8 (T, H, W, 3), "actions": T - 1 actions}`: live frames and the actions between
+  them (e.g. from `millivid/VoxelLoop-v0`), encoded by the model's tokenizer;
+- `{"latents": (T, tokens, C), "actions": T - 1 actions}`: an encoded slice, e.g. a dataset episode's;
+- `None`: `prompt_frames` frames rendered from the voxel world `prompt_world` along a random walk
+  (`millivid/VoxelLoop-v0`, or `millivid/VoxelWorld-v0` for a model of Dict actions),
   so a fresh clone needs no dataset. The world is left where the prompt ended (`world`), so the
   true world can be stepped beside the simulated one under the same actions.
+
+Actions are those of the env the model's data came from (`action_space`); they become the ids the
+model conditions on through its `envs.action_codec.ActionCodec`.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping, Sequence
 
 import gymnasium as gym
 import numpy as np
@@ -71,32 +75,49 @@ class Simulation:
         self.sampler = SamplerConfig(steps=settings.sampler_steps, context_sigma=settings.context_sigma)
         self.stepper = Stepper(self.model, self.sampler, cache=settings.cache)
         self.side = self.model.tokenizer.cfg.image_size
-        self.actions = self.model.cfg.actions
+        self.codec = self.model.cfg.codec
+        self.action_space = self.codec.space()
         self.world: gym.Env | None = None  # the voxel world prompts are rendered from, generated once
         head = settings.reward_head
-        self.head = None if head is None else load_head(SHIPPED_HEADS.get(str(head), head), self.model.cfg.tokenizer_id)
+        self.head = None if head is None else load_head(SHIPPED_HEADS.get(str(head), head), self.model.cfg.tokenizer_id, self.codec)
 
     def start(self, prompts: list[tuple[np.ndarray, np.ndarray]], seed: int) -> None:
         """Begin every world from its (latents, actions) prompt; all prompts as long as each other."""
         if len({len(latents) for latents, _ in prompts}) != 1:
             raise UserError(f"the worlds of one batch need prompts of one length, got {[len(p[0]) for p in prompts]}")
-        no_action = np.full((len(prompts), 1), self.actions)
+        no_action = np.full((len(prompts), 1), self.codec.none)
         self.stepper.generator.manual_seed(seed)
         self.stepper.start(np.stack([p[0] for p in prompts]), np.concatenate([no_action, np.stack([p[1] for p in prompts])], 1))
 
-    def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The next latents (B, tokens, C) of every world, with the rewards (B,) and terminations
-        (B,) the reward head reads from them (0 and False without one)."""
+    def action_ids(self, actions: Any) -> np.ndarray:
+        """Ids (B,) of one env action per world: (B,) ints, or a Dict of (B, ...) arrays."""
+        worlds = len(self.stepper.latents)
+        if isinstance(actions, Mapping):
+            if any(np.shape(v)[:1] != (worlds,) for v in actions.values()):
+                raise UserError(f"Dict actions need ({worlds}, ...) arrays, one row per world, got "
+                                f"{ {k: np.shape(v) for k, v in actions.items()} }")
+            return np.array([self.codec.encode({k: v[i] for k, v in actions.items()}) for i in range(worlds)], np.int64)
+        actions = np.asarray(actions)
+        if self.codec.kind != "discrete" or actions.shape != (worlds,) or not np.issubdtype(actions.dtype, np.integer) \
+                or not np.all((actions >= 0) & (actions < self.codec.n)):
+            raise UserError(f"actions must be ({worlds},) ints in [0, {self.codec.n}), got {actions.tolist()}"
+                            if self.codec.kind == "discrete" else
+                            f"actions must be a Dict of ({worlds}, ...) arrays, one row per world, got {actions.tolist()}")
+        return actions.astype(np.int64)
+
+    def step(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The next latents (B, tokens, C) of every world after its action id (`action_ids`), with
+        the rewards (B,) and terminations (B,) the reward head reads from them (0 and False without one)."""
         before = self.stepper.latents[:, -1]
-        after = self.stepper.step(actions)
+        after = self.stepper.step(ids)
         if self.head is None:
             return after, np.zeros(len(after), np.float32), np.zeros(len(after), bool)
-        return (after, *self.head.predict(before, after, np.asarray(actions, np.int64)))
+        return (after, *self.head.predict(before, after, np.asarray(ids, np.int64)))
 
     def restart(self, world: int, prompt: tuple[np.ndarray, np.ndarray]) -> None:
         """One world of the batch starts over from its (latents, actions) prompt."""
         latents, actions = prompt
-        self.stepper.restart(world, latents, np.concatenate([[self.actions], actions]))
+        self.stepper.restart(world, latents, np.concatenate([[self.codec.none], actions]))
 
     def frames(self, latents: np.ndarray) -> np.ndarray:
         return decode(self.model, latents)
@@ -106,13 +127,13 @@ class Simulation:
         offsets = self.model.pyramid.offsets
         return [latents[..., offsets[k]:offsets[k + 1], :] for k in range(len(offsets) - 1)]
 
-    def chunk(self, actions: np.ndarray, seed: int) -> np.ndarray:
-        """Frames (B, T, H, W, 3) for the (B, T) `actions`, generated at once with the MilliVid chunk
-        strategy from the current context, which it leaves as it was."""
-        if actions.ndim != 2 or len(actions) != len(self.stepper.latents) or not actions.shape[1] \
-                or not np.all((actions >= 0) & (actions < self.actions)):
-            raise UserError(f"rollout needs ({len(self.stepper.latents)}, T >= 1) actions in [0, {self.actions}), "
-                            f"got {actions.shape} {actions.ravel().tolist()[:8]}")
+    def chunk(self, actions: Sequence[Any], seed: int) -> np.ndarray:
+        """Frames (B, T, H, W, 3) for T env actions per world (B sequences), generated at once with
+        the MilliVid chunk strategy from the current context, which it leaves as it was."""
+        worlds = len(self.stepper.latents)
+        if len(actions) != worlds or len({len(a) for a in actions}) != 1 or not len(actions[0]):
+            raise UserError(f"rollout needs {worlds} sequences of T >= 1 actions, one per world, of one length each")
+        actions = np.stack([self.codec.encode_many(a) for a in actions])
         context = self.stepper.latents
         frame_actions = np.concatenate([self.stepper.frame_actions, actions], 1)
         out = rollout(self.chunk_model, context, frame_actions, self.sampler, seed=seed)
@@ -125,7 +146,7 @@ class Simulation:
         if not isinstance(prompt, dict) or ("frames" in prompt) == ("latents" in prompt):
             raise UserError('a prompt must be a dict with "frames" (T, H, W, 3) uint8 or "latents" '
                             '(T, tokens, C), and "actions" (T - 1,)')
-        actions = np.asarray(prompt.get("actions", []), np.int64).reshape(-1)
+        actions = self.codec.encode_many(prompt.get("actions", []))
         if "frames" in prompt:
             frames = np.asarray(prompt["frames"])
             shape = (self.side, self.side, 3)
@@ -137,16 +158,16 @@ class Simulation:
             if latents.ndim != 3 or latents.shape[1:] != (self.model.pyramid.total, self.model.cfg.channels):
                 raise UserError(f'prompt "latents" must be (T, {self.model.pyramid.total}, {self.model.cfg.channels}), '
                                 f"got {latents.shape}")
-        if len(actions) != len(latents) - 1 or not np.all((actions >= 0) & (actions < self.actions)):
-            raise UserError(f"a prompt of {len(latents)} frames needs {len(latents) - 1} actions in "
-                            f"[0, {self.actions}), got {actions.tolist()[:8]}")
+        if len(actions) != len(latents) - 1:
+            raise UserError(f"a prompt of {len(latents)} frames needs {len(latents) - 1} actions, got {len(actions)}")
         return latents, actions
 
     def rendered_prompt(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         from millivid_env.agents import make_explorer
 
         if self.world is None:
-            self.world = gym.make("millivid/VoxelLoop-v0", size=(self.side, self.side), world_seed=self.settings.prompt_world,
+            env_id = "millivid/VoxelWorld-v0" if self.codec.kind == "minerl" else "millivid/VoxelLoop-v0"
+            self.world = gym.make(env_id, size=(self.side, self.side), world_seed=self.settings.prompt_world,
                                   render_mode="rgb_array", disable_env_checker=True)
         explorer = make_explorer("random", self.world.action_space, seed=int(rng.integers(2**31)))
         obs, info = self.world.reset(seed=int(rng.integers(2**31)))
@@ -155,7 +176,7 @@ class Simulation:
             actions.append(explorer.act(obs, info))
             obs, _, _, _, info = self.world.step(actions[-1])
             frames.append(obs["pov"])
-        return self.encode(np.stack(frames)), np.asarray(actions, np.int64)
+        return self.encode(np.stack(frames)), self.codec.encode_many(actions)
 
     def encode(self, frames: np.ndarray) -> np.ndarray:
         with torch.no_grad():

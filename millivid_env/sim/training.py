@@ -7,7 +7,6 @@ context length is equally likely, however many steps of each a rollout has.
 """
 from __future__ import annotations
 
-import re
 from collections import Counter
 from pathlib import Path
 from typing import Iterator
@@ -15,6 +14,7 @@ from typing import Iterator
 import numpy as np
 import torch
 
+from millivid_env.envs.action_codec import ActionCodec
 from millivid_env.errors import UserError
 from millivid_env.models.diffusion import Denoiser, NoiseConfig, diffusion_loss
 from millivid_env.models.dit import Tokens
@@ -27,13 +27,12 @@ VALIDATION_ITEMS = 16
 VALIDATION_SIGMAS = (0.1, 0.5, 2.0)
 
 
-def discrete_actions(root: Path) -> int:
-    """N of the dataset's Discrete(N) action space."""
-    space = str(layout.read_metadata(root).get("action_space", ""))
-    match = re.fullmatch(r"Discrete\((\d+)\)", space)
-    if not match:
-        raise UserError(f"{root}: the simulator conditions on Discrete actions; this dataset's action space is {space or 'unknown'}")
-    return int(match.group(1))
+def dataset_codec(root: Path) -> ActionCodec:
+    """How the dataset's actions become the ids a simulator trained on it conditions on."""
+    try:
+        return ActionCodec.for_space(str(layout.read_metadata(root).get("action_space", "")))
+    except UserError as e:
+        raise UserError(f"{root}: {e}") from None
 
 
 class Arrangements:

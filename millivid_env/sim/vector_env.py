@@ -8,10 +8,9 @@ frame count, so its new prompt is led by its first frame held still (`Stepper.re
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
-from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
@@ -29,7 +28,7 @@ class SimVectorEnv(VectorEnv):
         self.sim = Simulation(sim_settings(checkpoint, settings))
         self.num_envs = num_envs
         self.single_observation_space = observation_space(self.sim.side)
-        self.single_action_space = spaces.Discrete(self.sim.actions)
+        self.single_action_space = self.sim.action_space
         self.observation_space = batch_space(self.single_observation_space, num_envs)
         self.action_space = batch_space(self.single_action_space, num_envs)
         self._steps = np.zeros(num_envs, np.int64)
@@ -49,10 +48,7 @@ class SimVectorEnv(VectorEnv):
         return {"pov": self.sim.frames(last)}, {"latents": self.sim.levels(last), "prompt_frames": np.full(self.num_envs, len(made[0][0]))}
 
     def step(self, actions: Any):
-        actions = np.asarray(actions)
-        if actions.shape != (self.num_envs,) or not np.all((actions >= 0) & (actions < self.sim.actions)):
-            raise UserError(f"actions must be ({self.num_envs},) ints in [0, {self.sim.actions}), got {actions.tolist()}")
-        latents, rewards, terminated = self.sim.step(actions.astype(np.int64))
+        latents, rewards, terminated = self.sim.step(self.sim.action_ids(actions))
         self._steps += 1
         truncated = ~terminated & (self._steps >= self.sim.settings.horizon)
         done = terminated | truncated
@@ -67,7 +63,8 @@ class SimVectorEnv(VectorEnv):
         infos["latents"] = self.sim.levels(latents)
         return {"pov": frames}, rewards, terminated, truncated, infos
 
-    def rollout(self, actions: np.ndarray) -> np.ndarray:
-        """Frames (N, T, H, W, 3) for (N, T) actions, generated at once under the MilliVid chunk
-        strategy from the current context, which it leaves as it was."""
-        return self.sim.chunk(np.asarray(actions), seed=int(self.np_random.integers(2**62)))
+    def rollout(self, actions: Sequence[Sequence[Any]]) -> np.ndarray:
+        """Frames (N, T, H, W, 3) for T actions per world ((N, T) ints, or N lists of Dict actions),
+        generated at once under the MilliVid chunk strategy from the current context, which it
+        leaves as it was."""
+        return self.sim.chunk(actions, seed=int(self.np_random.integers(2**62)))

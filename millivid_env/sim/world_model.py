@@ -8,6 +8,7 @@ from pathlib import Path
 
 import torch
 
+from millivid_env.envs.action_codec import ActionCodec
 from millivid_env.errors import UserError
 from millivid_env.models import checkpoint
 from millivid_env.models.diffusion import Denoiser, NoiseConfig
@@ -36,7 +37,8 @@ class SimConfig:
     # Set from the tokenizer and the data when training starts, not by hand:
     tokens: tuple[int, ...] = (64, 16, 4, 1)  # tokens per frame at each level, finest first
     channels: int = 16  # latent channels
-    actions: int = 3  # discrete actions
+    actions: int = 3  # action ids (`envs.action_codec`)
+    action_codec: str = "discrete"  # how env actions become ids: "discrete" or "minerl" (Dict actions)
     tokenizer_id: str = ""  # hash of the tokenizer's weights the latents came from
 
     def __post_init__(self) -> None:
@@ -45,12 +47,17 @@ class SimConfig:
         if min(self.plan_contexts, default=0) < 1 or self.batch < 1:
             raise UserError("plan_contexts must be >= 1 frame each and batch >= 1")
         self.strategy_config()  # validates the windows against the tokens
+        self.codec  # validates the actions
+
+    @property
+    def codec(self) -> ActionCodec:
+        return ActionCodec(self.action_codec, self.actions)
 
     def strategy_config(self) -> StrategyConfig:
         return StrategyConfig(tokens=self.tokens, windows=self.windows, extra=self.extra, new_frames=self.new_frames)
 
     def dit_config(self) -> DiTConfig:
-        return DiTConfig(channels=self.channels, levels=len(self.tokens), actions=self.actions,
+        return DiTConfig(channels=self.channels, levels=len(self.tokens), action_factors=self.codec.factors,
                          width=self.width, depth=self.depth, heads=self.heads)
 
     def noise(self) -> NoiseConfig:
@@ -63,7 +70,7 @@ SIM_PRESETS = {
     "full": SimConfig(windows=(3, 12, 48, 192), extra=192),
     "paper": SimConfig(windows=(3, 12, 48, 192), extra=768, width=768, depth=12, heads=12, batch=32),
 }
-DERIVED = ("tokens", "channels", "actions", "tokenizer_id")
+DERIVED = ("tokens", "channels", "actions", "action_codec", "tokenizer_id")
 
 
 def sim_config(folder: str | Path) -> SimConfig:

@@ -106,6 +106,20 @@ def test_play_sim_steps_the_simulator_and_the_true_world_while_a_key_is_held(mon
         play.run(play_args(beside=True))
 
 
+def test_play_sim_of_dict_actions_steps_a_tick_every_frame_beside_the_voxel_world(monkeypatch, capsys, tmp_path):
+    import pygame
+
+    from millivid_env.envs.action_codec import ActionCodec
+    from millivid_env.envs.actions import action_space
+    from tests.sim.test_env import tiny_sim
+
+    sim = tiny_sim(tmp_path, ActionCodec.for_space(action_space())) / "sim"
+    events = iter([[pygame.event.Event(pygame.KEYDOWN, key=pygame.K_w)], []])
+    monkeypatch.setattr(pygame.event, "get", lambda: next(events, []))
+    assert main(["play", "--sim", str(sim), "--beside", "--max-frames", "3"]) == 0
+    assert "played 3 simulated frames" in capsys.readouterr().out  # no key held is a no-op tick, not a pause
+
+
 def play_args(**overrides):
     import argparse
 

@@ -165,10 +165,33 @@ def test_train_reward_on_a_task_dataset_and_use_the_head(encoded, tmp_path, caps
     assert "has no latents; run `millivid encode" in capsys.readouterr().err
     encode_dataset(encoded / "tok", reach, batch=16)
     assert main(["train-reward", "--data", str(reach), "--sim", str(tmp_path / "run"), "--out", str(tmp_path / "head"),
-                 "--steps", "20", "--batch", "16"]) == 0
+                 "--steps", "20", "--batch", "16", "--generated-context", "4"]) == 0
     saved = checkpoint.read_config(tmp_path / "head")
     assert saved["config"]["task"] == "millivid/VoxelReach-v0" and saved["held_out"]["steps"] > 0  # episode 20: a test one
+    # scored again where the simulator generates the frames, on the same steps as the true latents
+    generated, true = saved["held_out_generated"], saved["held_out_true_after_context"]
+    assert generated["steps"] == true["steps"] == saved["held_out"]["steps"] - 3 * saved["card"]["generated"]["episodes"]
+    assert generated["reward_mse"] != true["reward_mse"]
     env = gym.make("millivid/Sim-v0", checkpoint=tmp_path / "run", reward_head=tmp_path / "head", prompt_frames=4)
     env.reset(seed=0)
     _, reward, terminated, _, _ = env.step(1)
     assert isinstance(reward, float) and reward != 0.0 and isinstance(terminated, bool)
+
+
+def test_train_sim_on_recorded_dict_actions(tmp_path):
+    from millivid_env.envs.actions import macro_tick_action
+    from millivid_env.record.collect import collect
+    from millivid_env.record.recipe import ExplorerSpec
+    from millivid_env.sim.episodes import load_encoded
+    from tests.conftest import small_recipe
+
+    data = tmp_path / "ticks"
+    collect(small_recipe(env="millivid/VoxelWorld-v0", frames=30, explorers=(ExplorerSpec("random"),), name="ticks"), data)
+    checkpoint.save_model(tmp_path / "tok", Tokenizer(SMALL), SMALL)
+    encode_dataset(tmp_path / "tok", data, batch=16)
+    assert main(["train-sim", "--data", str(data), "--out", str(tmp_path / "run"), "--tokenizer", str(tmp_path / "tok"),
+                 "--steps", "1", *TRAIN]) == 0
+    cfg = load_world_model(tmp_path / "run").cfg
+    assert cfg.action_codec == "minerl" and cfg.actions == cfg.codec.n
+    ids = np.concatenate([e.frame_actions[1:] for e in load_encoded(data, "all", cfg.codec)])
+    assert set(ids.tolist()) == {cfg.codec.encode(macro_tick_action(m)) for m in range(3)}  # the explorer's ticks

@@ -4,6 +4,8 @@ import numpy as np
 import pytest
 import torch
 
+from millivid_env.envs.action_codec import ActionCodec
+from millivid_env.envs.actions import action_space, macro_tick_action, noop
 from millivid_env.errors import UserError
 from millivid_env.models import checkpoint
 from millivid_env.models.diffusion import Denoiser
@@ -13,12 +15,12 @@ from millivid_env.sim.world_model import SimConfig
 from tests.models.test_tokenizer import SMALL
 
 
-def tiny_sim(root):
+def tiny_sim(root, codec=ActionCodec()):
     """An untrained causal world model in root / "sim" over a small tokenizer in root / "tok"."""
     torch.manual_seed(0)
     checkpoint.save_model(root / "tok", Tokenizer(SMALL), SMALL)
     cfg = SimConfig(strategy="causal", windows=(1, 2, 4), extra=4, width=32, depth=1, heads=2, tokens=(16, 4, 1), channels=4,
-                    tokenizer=str(root / "tok"), tokenizer_id=tokenizer_id(root / "tok"))
+                    tokenizer=str(root / "tok"), tokenizer_id=tokenizer_id(root / "tok"), actions=codec.n, action_codec=codec.kind)
     denoiser = Denoiser(cfg.dit_config())
     with torch.no_grad():
         for p in denoiser.net.parameters():
@@ -184,7 +186,7 @@ def test_the_vector_env_rejects_bad_actions_and_prompts(sim):
         envs.reset(options={"prompts": [None]})
     frames = envs.unwrapped.rollout(np.zeros((2, 3), np.int64))
     assert frames.shape == (2, 3, 16, 16, 3)
-    with pytest.raises(UserError, match=r"rollout needs \(2, T >= 1\)"):
+    with pytest.raises(UserError, match="rollout needs 2 sequences of T >= 1 actions"):
         envs.unwrapped.rollout(np.zeros((1, 3), np.int64))
 
 
@@ -202,6 +204,44 @@ def test_bench_sim_times_the_env_and_scores_fast_samplers_against_the_world_and_
     assert set(quality) == {(1, "exact"), (1, "incremental"), (2, "exact")}
     assert quality[(2, "exact")]["psnr_vs_slow_sampler"] is None and 0 < quality[(1, "incremental")]["psnr_vs_slow_sampler"] < 100
     assert 0 < quality[(1, "exact")]["psnr_vs_world"] < 100
+
+
+@pytest.fixture(scope="module")
+def dict_sim(tmp_path_factory):
+    return tiny_sim(tmp_path_factory.mktemp("dictsim"), ActionCodec.for_space(action_space()))
+
+
+def test_a_model_of_dict_actions_takes_voxel_world_actions(dict_sim):
+    from gymnasium.utils.env_checker import check_env
+
+    env = make(dict_sim)
+    assert env.action_space == action_space()
+    check_env(env.unwrapped, skip_render_check=True)
+    env.reset(seed=0)
+    walk = [macro_tick_action(0), noop(), macro_tick_action(1), {**noop(), "attack": 1, "camera": np.array([-3.0, 7.0])}]
+    a, b = frames_after(make(dict_sim), 3, walk), frames_after(make(dict_sim), 3, walk)
+    assert np.array_equal(a, b)
+    assert not np.array_equal(a[1:], frames_after(make(dict_sim), 3, walk[::-1])[1:])
+    assert type(env.unwrapped.world.unwrapped).__name__ == "VoxelWorldEnv"  # its prompt rendered one tick a frame
+    assert env.unwrapped.rollout(walk).shape == (4, 16, 16, 3)
+    with pytest.raises(UserError, match="unknown action keys"):
+        env.step({"fly": 1})
+    with pytest.raises(UserError, match="action must be a dict"):
+        env.step(0)
+    with pytest.raises(UserError, match="needs 1 actions, got 2"):
+        env.reset(options={"prompt": {"latents": np.zeros((2, 21, 4)), "actions": [noop(), noop()]}})
+
+    envs = gym.make_vec("millivid/Sim-v0", num_envs=2, checkpoint=dict_sim / "sim", prompt_frames=4)
+    envs.reset(seed=0)
+    obs, *_ = envs.step(envs.action_space.sample())
+    assert obs["pov"].shape == (2, 16, 16, 3)
+    with pytest.raises(UserError, match="one row per world"):
+        envs.step({"camera": np.zeros((3, 2))})
+    with pytest.raises(UserError, match="reads discrete actions"):
+        from millivid_env.sim.reward_head import RewardHead, RewardHeadConfig, save_head
+
+        save_head(dict_sim / "head", RewardHead(RewardHeadConfig(features=21 * 4, tokenizer_id=tokenizer_id(dict_sim / "tok"))), {})
+        make(dict_sim, reward_head=dict_sim / "head")
 
 
 def test_the_shipped_checkpoint_plays_without_a_dataset():

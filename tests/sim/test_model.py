@@ -1,4 +1,6 @@
 """The DiT, the diffusion maths and the sampler, on random weights and synthetic tokens."""
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -9,7 +11,7 @@ from millivid_env.models.sampler import SamplerConfig, karras_sigmas, sample
 from millivid_env.sim.tokens import Pyramid, arrange, collate
 from millivid_env.strategies import StrategyConfig, make_strategy
 
-CFG = DiTConfig(channels=4, levels=3, actions=3, width=32, depth=2, heads=2)
+CFG = DiTConfig(channels=4, levels=3, action_factors=(3,), width=32, depth=2, heads=2)
 
 
 def random_model(cfg: DiTConfig = CFG) -> DiT:
@@ -146,3 +148,15 @@ def test_arrange_puts_every_token_where_the_step_says():
     assert out["frame"][out["target"]].min() == 0 and out["target"].sum() == len(pyramid.rows(step.targets)[0])
     batch = collate([out, arrange(pyramid, latents, actions, step, origin=0)])
     assert batch.x.shape == (2, len(out["x"]), 4) and batch.valid.all()
+
+
+def test_action_ids_embed_as_the_sum_of_their_digits():
+    torch.manual_seed(0)
+    discrete = DiT(CFG)
+    ids = torch.tensor([0, 1, 2, 3])
+    assert torch.equal(discrete.embed_actions(ids), discrete.action_embed.weight[ids])  # one row per action, then "none"
+    dict_model = DiT(replace(CFG, action_factors=(3, 2, 5)))
+    rows = dict_model.action_embed.weight
+    assert rows.shape[0] == 3 + 2 + 5 + 1
+    assert torch.allclose(dict_model.embed_actions(torch.tensor([1 + 3 * 1 + 6 * 4])), rows[1] + rows[3 + 1] + rows[5 + 4])
+    assert torch.equal(dict_model.embed_actions(torch.tensor([30]))[0], rows[-1])
