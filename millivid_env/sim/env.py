@@ -3,13 +3,13 @@
 A thin wrapper over `sim.simulation.Simulation` with a batch of one: the world model rolls out
 under the causal strategy, one whole frame per action. `reset(seed=, options={"prompt": ...})`
 starts from context frames (see `Simulation.prompt`; no prompt renders one from the voxel world,
-so a fresh clone needs no dataset). Same seed, prompt and actions give the same frames. The action space is that of the env the model's
-data came from: Discrete(3) macros for `sim-64` (VoxelLoop's), MineRL-style Dict actions for a
-model trained on `millivid/VoxelWorld-v0` recordings (one step a tick). Episodes
-truncate after `horizon` steps, since rollouts drift the longer they run; memory stays bounded
-however long they run. With a reward head (`reward_head=`; `millivid/SimReach-v0` ships one for
-reaching the red landmark) rewards and terminations are read from the generated latents. `millivid/Sim-v0` under `gymnasium.make_vec` steps many worlds at once
-(`sim.vector_env`).
+so a fresh clone needs no dataset). Same seed, prompt and actions give the same frames. The action
+space is that of the env the model's data came from: Discrete(3) macros for `sim-64` (VoxelLoop's),
+MineRL-style Dict actions for a model trained on `millivid/VoxelWorld-v0` recordings (one step a
+tick). Episodes truncate after `horizon` steps, since rollouts drift the longer they run; memory
+stays bounded however long they run. With a reward head (`reward_head=`; `millivid/SimReach-v0`
+ships one for reaching the red landmark) rewards and terminations are read from the generated
+latents. `millivid/Sim-v0` under `gymnasium.make_vec` steps many worlds at once (`sim.vector_env`).
 """
 from __future__ import annotations
 

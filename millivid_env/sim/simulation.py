@@ -92,18 +92,15 @@ class Simulation:
     def action_ids(self, actions: Any) -> np.ndarray:
         """Ids (B,) of one env action per world: (B,) ints, or a Dict of (B, ...) arrays."""
         worlds = len(self.stepper.latents)
-        if isinstance(actions, Mapping):
-            if any(np.shape(v)[:1] != (worlds,) for v in actions.values()):
-                raise UserError(f"Dict actions need ({worlds}, ...) arrays, one row per world, got "
-                                f"{ {k: np.shape(v) for k, v in actions.items()} }")
-            return np.array([self.codec.encode({k: v[i] for k, v in actions.items()}) for i in range(worlds)], np.int64)
-        actions = np.asarray(actions)
-        if self.codec.kind != "discrete" or actions.shape != (worlds,) or not np.issubdtype(actions.dtype, np.integer) \
-                or not np.all((actions >= 0) & (actions < self.codec.n)):
-            raise UserError(f"actions must be ({worlds},) ints in [0, {self.codec.n}), got {actions.tolist()}"
-                            if self.codec.kind == "discrete" else
-                            f"actions must be a Dict of ({worlds}, ...) arrays, one row per world, got {actions.tolist()}")
-        return actions.astype(np.int64)
+        if self.codec.kind == "discrete":
+            ids = np.asarray(actions)
+            if ids.shape != (worlds,) or not np.issubdtype(ids.dtype, np.integer) or not np.all((ids >= 0) & (ids < self.codec.n)):
+                raise UserError(f"actions must be ({worlds},) ints in [0, {self.codec.n}), got {ids.tolist()}")
+            return ids.astype(np.int64)
+        if not isinstance(actions, Mapping) or any(np.shape(v)[:1] != (worlds,) for v in actions.values()):
+            shapes = {k: np.shape(v) for k, v in actions.items()} if isinstance(actions, Mapping) else type(actions).__name__
+            raise UserError(f"actions must be a Dict of ({worlds}, ...) arrays, one row per world, got {shapes}")
+        return np.array([self.codec.encode({k: v[i] for k, v in actions.items()}) for i in range(worlds)], np.int64)
 
     def step(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The next latents (B, tokens, C) of every world after its action id (`action_ids`), with
