@@ -169,10 +169,9 @@ def summarise(per_episode: dict[str, dict[str, Any]], cfg: RevisitBenchConfig) -
             for record in episodes.values():
                 values, gaps = np.asarray(record["scores"][metric], float), np.asarray(record["gaps"])
                 selections = {"all": np.ones(len(values), bool), "revisit": gaps >= 0, "other": gaps < 0}
-                for b in range(len(edges) + 1):
-                    low = edges[b - 1] if b else 0
-                    label = f"gap<{edges[b]}" if b < len(edges) else f"gap>={edges[-1]}"
-                    selections[label] = (gaps >= low) & (gaps < (edges[b] if b < len(edges) else np.inf)) & (gaps >= 0)
+                for low, high in zip((0, *edges), (*edges, np.inf)):
+                    label = f"gap<{high}" if not low else f"gap>={low}" if high == np.inf else f"gap {low}-{high - 1}"
+                    selections[label] = (gaps >= low) & (gaps < high)
                 for start in range(0, len(values), cfg.length_bin):
                     selections[f"frames {start + 1}-{min(start + cfg.length_bin, len(values))}"] = \
                         np.isin(np.arange(len(values)), np.arange(start, start + cfg.length_bin))
@@ -229,8 +228,11 @@ def plot_revisit_bench(results: dict[str, Any], out: Path) -> Path:
                     ax.errorbar(range(len(points)), [v["mean"] for _, v in points],
                                 yerr=[[v["mean"] - v["lo"] for _, v in points], [v["hi"] - v["mean"] for _, v in points]],
                                 fmt=style + "o", capsize=3, label=name, alpha=0.8)
-                    ax.set_xticks(range(len(points)), [k.removeprefix("frames ") for k, _ in points], fontsize=7)
-        axes[row, 0].set(title=f"{metric} along the rollout (all generated frames)", xlabel="generated frames", ylabel=metric)
+                    every = -(-len(points) // 12)  # at most 12 tick labels, so they stay readable
+                    names = [k.removeprefix("frames ").split("-")[0] if k.startswith("frames ") else k for k, _ in points]
+                    ax.set_xticks(range(0, len(points), every), names[::every], fontsize=8)
+        axes[row, 0].set(title=f"{metric} along the rollout (all generated frames)",
+                         xlabel=f"generated frame (first of each bin of {results['config']['length_bin']})", ylabel=metric)
         axes[row, 1].set(title=f"{metric} on revisit frames, by frames since the place was last seen", xlabel="gap", ylabel=metric)
     axes[0, 0].legend(fontsize=8)
     fig.tight_layout()

@@ -58,4 +58,4 @@ def test_gap_bins_keep_their_order_when_the_first_episode_lacks_the_short_ones()
     cfg = RevisitBenchConfig(frames=2, gap_edges=(10, 20), length_bin=2)
     record = lambda gaps: {"scores": {m: [1.0, 2.0] for m in ("psnr", "ssim", "miou", "landmark_iou")}, "gaps": gaps}
     summary = summarise({"m": {"a": record([15, 30]), "b": record([5, -1])}}, cfg)["m"]["psnr"]
-    assert [k for k in summary if k.startswith("gap")] == ["gap<10", "gap<20", "gap>=20"]
+    assert [k for k in summary if k.startswith("gap")] == ["gap<10", "gap 10-19", "gap>=20"]
