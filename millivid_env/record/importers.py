@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from millivid_env.envs.actions import BUTTONS
+from millivid_env.envs.actions import BUTTONS, MACRO_ACTIONS, action_space
 from millivid_env.errors import UserError
 from millivid_env.record import layout
 from millivid_env.record.writer import EpisodeWriter
@@ -128,6 +128,8 @@ def loopcraft_episodes(src: Path) -> Iterator[SourceEpisode]:
 FORMATS: dict[str, Callable[[Path], Iterator[SourceEpisode]]] = {
     "minerl": minerl_episodes, "vpt": vpt_episodes, "loopcraft": loopcraft_episodes,
 }
+# Recorded in the metadata as a collected dataset's env space is, so a simulator can train on it.
+ACTION_SPACES = {"minerl": str(action_space()), "vpt": str(action_space()), "loopcraft": f"Discrete({len(MACRO_ACTIONS)})"}
 
 
 def write_episode(shard, index: int, episode: SourceEpisode, size, block: int, compression: str) -> int:
@@ -177,7 +179,7 @@ def import_dataset(fmt: str, src: Path, out: Path, size: tuple[int, int] | None 
     with layout.open_shard(layout.shard_path(out, 0), "w") as shard:
         for index, episode in enumerate(tqdm(episodes, desc=f"import {fmt}", unit="episode")):
             total += write_episode(shard, index, episode, size, block, compression)
-    meta = {"name": out.name, "dataset_id": f"{out.name}-v0", "env_id": f"import:{fmt}", "status": "complete",
+    meta = {"name": out.name, "dataset_id": f"{out.name}-v0", "env_id": f"import:{fmt}", "status": "complete", "action_space": ACTION_SPACES[fmt],
             "source": str(src), "total_episodes": len(episodes), "total_steps": total,
             "recipe": {"episodes": len(episodes), "compression": compression, "block": block}}
     layout.write_metadata(out, meta)

@@ -4,6 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
+from millivid_env.envs.action_codec import ActionCodec
 from millivid_env.errors import UserError
 from millivid_env.record import layout
 from millivid_env.record.importers import VPT_DEGREES_PER_PIXEL, import_dataset
@@ -40,6 +41,7 @@ def test_minerl_v0_episodes(tmp_path):
     out = tmp_path / "imported"
     meta = import_dataset("minerl", src, out, size=(16, 16))
     assert meta["total_episodes"] == 2 and meta["total_steps"] == 16
+    assert ActionCodec.for_space(meta["action_space"]).kind == "minerl"  # a simulator can train on it
     assert verify_dataset(out).ok
     ep = read_episode(out)
     assert ep["obs/rgb"].shape == (11, 16, 16, 3)
@@ -73,7 +75,7 @@ def test_loopcraft_episodes(tmp_path):
     table = np.column_stack([np.arange(8) % 3, np.arange(8.0), np.full(8, 30.0), np.zeros(8), np.arange(8) * 10.0, np.zeros(8)])
     np.save(src / "walk.npy", table)
     out = tmp_path / "imported"
-    import_dataset("loopcraft", src, out)
+    assert ActionCodec.for_space(import_dataset("loopcraft", src, out)["action_space"]) == ActionCodec("discrete", 3)
     ep = read_episode(out)
     assert ep["actions/action"].tolist() == [0, 1, 2, 0, 1, 2, 0]
     assert np.allclose(ep["pose"], table[:, 1:])
