@@ -80,7 +80,7 @@ def test_rollout_refuses_bad_inputs():
     context = episode.latents[None, :8].astype(np.float32)
     bad = episode.frame_actions[None].copy()
     bad[0, 10] = 7
-    with pytest.raises(UserError, match="actions must be integers in"):
+    with pytest.raises(UserError, match="action ids must be integers in"):
         rollout(model, context, bad)
     with pytest.raises(UserError, match="context latents must be"):
         rollout(model, context[..., :3], episode.frame_actions[None])
