@@ -213,10 +213,13 @@ def dict_sim(tmp_path_factory):
 
 def test_a_model_of_dict_actions_takes_voxel_world_actions(dict_sim):
     from gymnasium.utils.env_checker import check_env
+    from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
     env = make(dict_sim)
     assert env.action_space == action_space()
     check_env(env.unwrapped, skip_render_check=True)
+    with pytest.warns(UserWarning, match="not supported by Stable Baselines 3"):  # its agents take no Dict actions
+        sb3_check_env(make(dict_sim).unwrapped)
     env.reset(seed=0)
     walk = [macro_tick_action(0), noop(), macro_tick_action(1), {**noop(), "attack": 1, "camera": np.array([-3.0, 7.0])}]
     a, b = frames_after(make(dict_sim), 3, walk), frames_after(make(dict_sim), 3, walk)
