@@ -28,6 +28,7 @@ from millivid_env.data.revisits import RevisitConfig, near, revisit_mask
 from millivid_env.data.windows import split_episodes
 from millivid_env.errors import UserError
 from millivid_env.metrics.bootstrap import bootstrap_ci
+from millivid_env.models import checkpoint
 from millivid_env.models.sampler import SamplerConfig
 from millivid_env.record import layout
 from millivid_env.sim.episodes import read_encoded
@@ -62,6 +63,9 @@ PROTOCOLS = {
     # LoopNav's out-and-back: the way out (one leg of the revisit explorer) as context, the way back generated.
     "loopnav": RevisitBenchConfig(context=128, frames=128, recent=32, gap_edges=(32, 64, 128)),
 }
+
+
+SUMMARY_ONLY = ("episodes", "gap_edges", "length_bin")  # settings that change no episode's rollout or scores
 
 
 def revisit_gaps(poses: np.ndarray, cfg: RevisitBenchConfig) -> np.ndarray:
@@ -99,11 +103,14 @@ def run_revisit_bench(sims: list[Path], data: Path, out: Path, cfg: RevisitBench
     torch.set_flush_denormal(True)
     if not sims:
         raise UserError("bench revisit needs at least one --sims RUN")
-    models = {}
+    models, made_by = {}, {}
     for sim in sims:
         name = sim.name if sim.name not in models else f"{sim.name}#{len(models)}"
         models[name] = load_world_model(sim)
+        made_by[name] = checkpoint.weights_id(sim)
     first = next(iter(models.values()))
+    made_by |= {name: first.cfg.tokenizer_id for name in REFERENCES}  # what a saved result came from, with:
+    rollout_settings = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in SUMMARY_ONLY}
     ids = {m.cfg.tokenizer_id for m in models.values()}
     if len(ids) > 1:
         raise UserError(f"the simulators were trained on different tokenizers ({sorted(ids)}); compare models of one tokenizer")
@@ -123,8 +130,10 @@ def run_revisit_bench(sims: list[Path], data: Path, out: Path, cfg: RevisitBench
         for name in [*REFERENCES, *models]:
             path = done / f"{ref.name}.{name}.json"
             progress.set_postfix_str(f"{ref.name} {name}")
-            if path.exists():  # done by an earlier, interrupted run
-                per_episode.setdefault(name, {})[ref.name] = json.loads(path.read_text())
+            source = json.loads(json.dumps({"weights": made_by[name], "config": rollout_settings}))
+            saved = json.loads(path.read_text()) if path.exists() else None
+            if saved is not None and saved.get("made_by") == source:  # done by an earlier, interrupted run
+                per_episode.setdefault(name, {})[ref.name] = saved
                 progress.update()
                 continue
             started = time.perf_counter()
@@ -139,7 +148,7 @@ def run_revisit_bench(sims: list[Path], data: Path, out: Path, cfg: RevisitBench
             else:
                 frames, classes = reference_frames(name, first, episode, truth, other, cfg)
                 extra = {}
-            record = {"scores": frame_scores(frames, classes, truth), "gaps": gaps.tolist(), **extra,
+            record = {"scores": frame_scores(frames, classes, truth), "gaps": gaps.tolist(), **extra, "made_by": source,
                       "seconds": round(time.perf_counter() - started, 2)}
             path.write_text(json.dumps(record))
             per_episode.setdefault(name, {})[ref.name] = record

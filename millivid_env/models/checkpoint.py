@@ -4,6 +4,7 @@ moving average). Never pickle."""
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,11 @@ def save_model(folder: Path, model: torch.nn.Module, config: Any, extra: dict[st
     folder.mkdir(parents=True, exist_ok=True)
     _atomic_save(model.state_dict(), folder / MODEL_FILE)
     _atomic_write(folder / CONFIG_FILE, json.dumps({"config": dataclasses.asdict(config), **(extra or {})}, indent=2))
+
+
+def weights_id(folder: Path) -> str:
+    """Identifies a run's exact weights (a hash of its model file)."""
+    return hashlib.sha256((Path(folder) / MODEL_FILE).read_bytes()).hexdigest()[:16]
 
 
 def read_config(folder: Path) -> dict[str, Any]:

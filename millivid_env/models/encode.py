@@ -1,7 +1,6 @@
 """`millivid encode`: write every frame's latent pyramid into its episode (resumable, batched)."""
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +16,7 @@ from millivid_env.record import layout
 
 def tokenizer_id(folder: Path) -> str:
     """Identifies the exact weights, so re-encoding with the same run is skipped and another run redoes it."""
-    return hashlib.sha256((Path(folder) / checkpoint.MODEL_FILE).read_bytes()).hexdigest()[:16]
+    return checkpoint.weights_id(folder)
 
 
 @torch.inference_mode()

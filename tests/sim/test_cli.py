@@ -128,6 +128,8 @@ def test_bench_revisit_reports_models_beside_references_and_resumes(encoded, tmp
     from millivid_env.bench import revisit_bench
     from millivid_env.bench.revisit_bench import RevisitBenchConfig, run_revisit_bench
 
+    real_rollout = revisit_bench.rollout
+
     assert train_sim(encoded, tmp_path / "run", 1) == 0
     cfg = RevisitBenchConfig(episodes=3, context=8, frames=16, radius=6, max_yaw=180, recent=2, gap_edges=(4, 8), length_bin=8)
     report = tmp_path / "report"
@@ -144,9 +146,17 @@ def test_bench_revisit_reports_models_beside_references_and_resumes(encoded, tmp
     def killed(*args, **kwargs):
         raise AssertionError("every (episode, model) was done: nothing is rolled out again")
 
-    monkeypatch.setattr(revisit_bench, "rollout", killed)
-    again = run_revisit_bench([tmp_path / "run"], encoded / "data", report, cfg)
+    with monkeypatch.context() as patched:
+        patched.setattr(revisit_bench, "rollout", killed)
+        again = run_revisit_bench([tmp_path / "run"], encoded / "data", report, cfg)
     assert again["summary"] == json.loads(json.dumps(first["summary"]))
+
+    # other weights under the same name, or another protocol, are rolled out again, not mixed in
+    assert train_sim(encoded, tmp_path / "other" / "run", 1, "--seed", "5") == 0
+    rolled = []
+    monkeypatch.setattr(revisit_bench, "rollout", lambda *a, **k: rolled.append(1) or real_rollout(*a, **k))
+    run_revisit_bench([tmp_path / "other" / "run"], encoded / "data", report, cfg)
+    assert len(rolled) == cfg.episodes
 
 
 def test_train_reward_on_a_task_dataset_and_use_the_head(encoded, tmp_path, capsys):
