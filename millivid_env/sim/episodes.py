@@ -11,6 +11,7 @@ from millivid_env.envs.action_codec import ActionCodec
 from millivid_env.errors import UserError
 from millivid_env.record import layout
 
+
 @dataclass
 class EncodedEpisode:
     name: str

@@ -34,6 +34,10 @@ class RewardHeadConfig:
     tokenizer_id: str = ""  # the latents it reads
     task: str = ""  # the env id whose rewards it learned
 
+    @property
+    def codec(self) -> ActionCodec:
+        return ActionCodec(self.action_codec, self.actions)
+
 
 @dataclass(frozen=True)
 class RewardTrainConfig:
@@ -51,7 +55,7 @@ class RewardHead(nn.Module):
         self.register_buffer("mean", torch.zeros(cfg.features))
         self.register_buffer("std", torch.ones(cfg.features))
         self.register_buffer("end_weight", torch.ones(()))  # positive weight of the termination loss
-        self.factors = ActionCodec(cfg.action_codec, cfg.actions).factors
+        self.factors = cfg.codec.factors
         self.net = nn.Sequential(nn.Linear(2 * cfg.features + sum(self.factors), cfg.hidden), nn.GELU(),
                                  nn.Linear(cfg.hidden, cfg.hidden), nn.GELU(), nn.Linear(cfg.hidden, 2))
 
@@ -187,7 +191,7 @@ def load_head(folder: str | Path, tokenizer_id: str, codec: ActionCodec = Action
     cfg = RewardHeadConfig(**config["config"])
     if cfg.tokenizer_id != tokenizer_id:
         raise UserError(f"{folder}: this reward head reads latents of tokenizer {cfg.tokenizer_id}, the simulator's is {tokenizer_id}")
-    if ActionCodec(cfg.action_codec, cfg.actions) != codec:
+    if cfg.codec != codec:
         raise UserError(f"{folder}: this reward head reads {cfg.action_codec} actions ({cfg.actions} ids), "
                         f"the simulator's are {codec.kind} ({codec.n} ids)")
     head = RewardHead(cfg)
