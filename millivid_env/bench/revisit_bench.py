@@ -226,7 +226,8 @@ def plot_revisit_bench(results: dict[str, Any], out: Path) -> Path:
     import matplotlib.pyplot as plt
 
     summary = results["summary"]
-    fig, axes = plt.subplots(2, 2, figsize=(13, 8))
+    fig, axes = plt.subplots(3, 2, figsize=(13, 12))
+    colours = {name: f"C{i}" for i, name in enumerate(summary)}  # one colour per line in every panel
     for row, metric in enumerate(("psnr", "landmark_iou")):
         for name, entry in summary.items():
             style = "--" if name in REFERENCES else "-"
@@ -236,7 +237,7 @@ def plot_revisit_bench(results: dict[str, Any], out: Path) -> Path:
                 if points:
                     ax.errorbar(range(len(points)), [v["mean"] for _, v in points],
                                 yerr=[[v["mean"] - v["lo"] for _, v in points], [v["hi"] - v["mean"] for _, v in points]],
-                                fmt=style + "o", capsize=3, label=name, alpha=0.8)
+                                fmt=style + "o", capsize=3, label=name, alpha=0.8, color=colours[name])
                     every = -(-len(points) // 12)  # at most 12 tick labels, so they stay readable
                     names = [k.removeprefix("frames ").split("-")[0] if k.startswith("frames ") else k for k, _ in points]
                     ax.set_xticks(range(0, len(points), every), names[::every], fontsize=8)
@@ -244,10 +245,33 @@ def plot_revisit_bench(results: dict[str, Any], out: Path) -> Path:
                          xlabel=f"generated frame (first of each bin of {results['config']['length_bin']})", ylabel=metric)
         axes[row, 1].set(title=f"{metric} on revisit frames, by frames since the place was last seen", xlabel="gap", ylabel=metric)
     axes[0, 0].legend(fontsize=8)
+    plot_costs(summary, colours, axes[2, 0], axes[2, 1])
     fig.tight_layout()
     fig.savefig(out, dpi=100)
     plt.close(fig)
     return out
+
+
+def plot_costs(summary: dict[str, Any], colours: dict[str, str], tokens_ax, quality_ax) -> None:
+    """What each model pays per generated frame, beside what it buys on the revisit frames."""
+    models = {name: entry for name, entry in summary.items() if "tokens_per_step" in entry}
+    names = list(models)
+    tokens_ax.bar(names, [models[n]["tokens_per_step"] for n in names], color=[colours[n] for n in names])
+    for i, name in enumerate(names):
+        tokens_ax.annotate(str(models[name]["tokens_per_step"]), (i, models[name]["tokens_per_step"]), ha="center", va="bottom", fontsize=8)
+    tokens_ax.set(title="tokens attended per generated step", ylabel="tokens/step")
+    for name, entry in models.items():
+        ci = entry["psnr"].get("revisit")
+        if ci:
+            quality_ax.errorbar([entry["seconds_per_frame"]], [ci["mean"]], yerr=[[ci["mean"] - ci["lo"]], [ci["hi"] - ci["mean"]]],
+                                fmt="o", capsize=3, label=name, color=colours[name])
+    for name in REFERENCES:
+        ci = summary.get(name, {}).get("psnr", {}).get("revisit")
+        if ci:
+            quality_ax.axhline(ci["mean"], linestyle="--", linewidth=1, color=colours[name], label=name)
+    quality_ax.set(title="revisit-frame PSNR against generation cost (dashed: reference lines)",
+                   xlabel="seconds per generated frame", ylabel="psnr")
+    quality_ax.legend(fontsize=8)
 
 
 def video_grid(out: Path, grid: dict[str, dict[str, np.ndarray]], models: list[str], cfg: RevisitBenchConfig) -> Path | None:

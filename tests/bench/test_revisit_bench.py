@@ -59,3 +59,22 @@ def test_gap_bins_keep_their_order_when_the_first_episode_lacks_the_short_ones()
     record = lambda gaps: {"scores": {m: [1.0, 2.0] for m in ("psnr", "ssim", "miou", "landmark_iou")}, "gaps": gaps}
     summary = summarise({"m": {"a": record([15, 30]), "b": record([5, -1])}}, cfg)["m"]["psnr"]
     assert [k for k in summary if k.startswith("gap")] == ["gap<10", "gap 10-19", "gap>=20"]
+
+
+def test_cost_panels_show_each_models_tokens_and_speed_beside_its_revisit_psnr():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from millivid_env.bench.revisit_bench import plot_costs
+
+    ci = lambda mean: {"psnr": {"revisit": {"mean": mean, "lo": mean - 1, "hi": mean + 1, "n": 8}}}
+    summary = {"copy": ci(10.0), "a": {**ci(12.0), "tokens_per_step": 640, "seconds_per_frame": 0.1},
+               "b": {**ci(11.0), "tokens_per_step": 595, "seconds_per_frame": 0.06}}
+    fig, (tokens_ax, quality_ax) = plt.subplots(1, 2)
+    plot_costs(summary, {"copy": "C0", "a": "C1", "b": "C2"}, tokens_ax, quality_ax)
+    assert [bar.get_height() for bar in tokens_ax.patches] == [640, 595], "references have no cost: only models get a bar"
+    points = [bars.lines[0].get_xydata()[0].tolist() for bars in quality_ax.containers]
+    assert points == [[0.1, 12.0], [0.06, 11.0]]
+    assert [line.get_ydata()[0] for line in quality_ax.lines if line.get_linestyle() == "--"] == [10.0]
+    plt.close(fig)
