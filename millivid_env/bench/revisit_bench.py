@@ -59,7 +59,8 @@ class RevisitBenchConfig:
 
 PROTOCOLS = {
     "quick": RevisitBenchConfig(),
-    "paper": RevisitBenchConfig(context=256, frames=768, gap_edges=(64, 128, 256, 512)),
+    # 128-step legs put every revisit 256-511 frames after its place was seen: finer bins there
+    "paper": RevisitBenchConfig(context=256, frames=768, gap_edges=(128, 256, 288, 320, 352, 512)),
     # LoopNav's out-and-back: the way out (one leg of the revisit explorer) as context, the way back generated.
     "loopnav": RevisitBenchConfig(context=128, frames=128, recent=32, gap_edges=(32, 64, 128)),
 }
