@@ -33,7 +33,7 @@ from millivid_env.models.sampler import SamplerConfig
 from millivid_env.record import layout
 from millivid_env.sim.episodes import read_encoded
 from millivid_env.sim.rollout import decode_with_classes, rollout
-from millivid_env.sim.scoring import METRICS, frame_scores
+from millivid_env.sim.scoring import METRICS, context_palette, frame_scores
 from millivid_env.sim.world_model import WorldModel, load_world_model
 
 REFERENCES = ("reconstruction", "copy", "chance")
@@ -82,11 +82,13 @@ def revisit_gaps(poses: np.ndarray, cfg: RevisitBenchConfig) -> np.ndarray:
     return np.where(last > cfg.recent, last, -1)
 
 
-def episode_truth(model: WorldModel, data: Path, ref: layout.EpisodeRef, cfg: RevisitBenchConfig) -> tuple[Any, dict[str, np.ndarray]]:
+def episode_truth(model: WorldModel, data: Path, ref: layout.EpisodeRef, cfg: RevisitBenchConfig) -> tuple[Any, dict[str, Any]]:
+    """The encoded episode, and its recorded truth over the generated span (+ poses, last context frame, colour lookup)."""
     episode, arrays = read_encoded(data, ref, model.cfg.codec, model.cfg.tokenizer_id,
                                    extra=(layout.RGB, layout.DEPTH, layout.BLOCK_ID, layout.POSE))
     span = slice(cfg.context, cfg.context + cfg.frames)
-    return episode, {"rgb": arrays[layout.RGB][span], "depth": arrays[layout.DEPTH][span],
+    return episode, {"palette": context_palette(arrays[layout.RGB][:cfg.context], arrays[layout.BLOCK_ID][:cfg.context]),
+                     "rgb": arrays[layout.RGB][span], "depth": arrays[layout.DEPTH][span],
                      "block_id": arrays[layout.BLOCK_ID][span], "pose": arrays[layout.POSE],
                      "last_context": arrays[layout.RGB][cfg.context - 1]}
 
@@ -133,7 +135,7 @@ def run_revisit_bench(sims: list[Path], data: Path, out: Path, cfg: RevisitBench
             progress.set_postfix_str(f"{ref.name} {name}")
             source = json.loads(json.dumps({"weights": made_by[name], "config": rollout_settings}))
             saved = json.loads(path.read_text()) if path.exists() else None
-            if saved is not None and saved.get("made_by") == source:  # done by an earlier, interrupted run
+            if saved is not None and saved.get("made_by") == source and set(METRICS) <= set(saved["scores"]):  # done earlier
                 per_episode.setdefault(name, {})[ref.name] = saved
                 progress.update()
                 continue
@@ -149,7 +151,7 @@ def run_revisit_bench(sims: list[Path], data: Path, out: Path, cfg: RevisitBench
             else:
                 frames, classes = reference_frames(name, first, episode, truth, other, cfg)
                 extra = {}
-            record = {"scores": frame_scores(frames, classes, truth), "gaps": gaps.tolist(), **extra, "made_by": source,
+            record = {"scores": frame_scores(frames, classes, truth, truth["palette"]), "gaps": gaps.tolist(), **extra, "made_by": source,
                       "seconds": round(time.perf_counter() - started, 2)}
             path.write_text(json.dumps(record))
             per_episode.setdefault(name, {})[ref.name] = record

@@ -14,7 +14,7 @@ from millivid_env.models.sampler import SamplerConfig
 from millivid_env.record import layout
 from millivid_env.sim.episodes import find_episode, read_encoded
 from millivid_env.sim.rollout import decode_with_classes, rollout
-from millivid_env.sim.scoring import frame_scores
+from millivid_env.sim.scoring import context_palette, frame_scores
 from millivid_env.sim.world_model import load_world_model
 from millivid_env.strategies import STRATEGIES
 from millivid_env.viz import label
@@ -66,7 +66,8 @@ def run(args: argparse.Namespace) -> int:
     truth = arrays[layout.RGB][:total]
     # Per-frame scores (what `millivid view` plots under the frames); semantics need the true block ids.
     span = slice(args.context, total)
-    scores = frame_scores(generated, classes, {k: arrays[p][span] for k, p in TRUTH.items() if p in arrays})
+    palette = context_palette(truth[:args.context], arrays[layout.BLOCK_ID][:args.context] if layout.BLOCK_ID in arrays else None)
+    scores = frame_scores(generated, classes, {k: arrays[p][span] for k, p in TRUTH.items() if p in arrays}, palette)
     args.out.mkdir(parents=True, exist_ok=True)
     shown = max(0, args.context - 16)  # the last context frames, then the rollout
     write_video(args.out / args.video, side_by_side(truth[shown:], np.concatenate([truth[shown:args.context], generated]),

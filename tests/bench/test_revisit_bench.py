@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from millivid_env.bench.revisit_bench import RevisitBenchConfig, revisit_gaps, summarise
-from millivid_env.sim.scoring import frame_scores
+from millivid_env.sim.scoring import METRICS, frame_scores
 
 
 def out_and_back(leg: int, back: int) -> np.ndarray:
@@ -45,7 +45,7 @@ def test_frame_scores_on_known_images():
 
 def test_summary_splits_revisit_frames_and_bins_gaps():
     cfg = RevisitBenchConfig(frames=4, gap_edges=(10,), length_bin=2)
-    record = lambda v: {"scores": {"psnr": v, "ssim": v, "miou": v, "landmark_iou": v}, "gaps": [-1, 5, 20, -1]}
+    record = lambda v: {"scores": {m: v for m in METRICS}, "gaps": [-1, 5, 20, -1]}
     summary = summarise({"m": {"a": record([1.0, 2.0, 3.0, 4.0]), "b": record([3.0, 4.0, 5.0, 6.0])}}, cfg)["m"]["psnr"]
     assert summary["revisit"]["mean"] == pytest.approx(np.mean([2.5, 4.5]))
     assert summary["other"]["mean"] == pytest.approx(np.mean([2.5, 4.5]))
@@ -56,7 +56,7 @@ def test_summary_splits_revisit_frames_and_bins_gaps():
 
 def test_gap_bins_keep_their_order_when_the_first_episode_lacks_the_short_ones():
     cfg = RevisitBenchConfig(frames=2, gap_edges=(10, 20), length_bin=2)
-    record = lambda gaps: {"scores": {m: [1.0, 2.0] for m in ("psnr", "ssim", "miou", "landmark_iou")}, "gaps": gaps}
+    record = lambda gaps: {"scores": {m: [1.0, 2.0] for m in METRICS}, "gaps": gaps}
     summary = summarise({"m": {"a": record([15, 30]), "b": record([5, -1])}}, cfg)["m"]["psnr"]
     assert [k for k in summary if k.startswith("gap")] == ["gap<10", "gap 10-19", "gap>=20"]
 
@@ -78,3 +78,21 @@ def test_cost_panels_show_each_models_tokens_and_speed_beside_its_revisit_psnr()
     assert points == [[0.1, 12.0], [0.06, 11.0]]
     assert [line.get_ydata()[0] for line in quality_ax.lines if line.get_linestyle() == "--"] == [10.0]
     plt.close(fig)
+
+
+def test_colour_lookup_scores_frames_without_a_class_head():
+    from millivid_env.sim.scoring import context_palette
+    from millivid_env.world import block_table
+
+    colours = (block_table().palette * 255).astype(np.uint8)
+    block_id = np.zeros((4, 16, 16), np.uint8)
+    block_id[:, :8] = 1
+    rgb = colours[block_id]  # each block in its own flat colour, the sky (0) in its own
+    truth = {"rgb": rgb, "depth": np.full((4, 16, 16), 1.0, np.float32), "block_id": block_id}
+    palette = context_palette(rgb[:2], block_id[:2])
+    same = frame_scores(rgb, None, truth, palette)
+    assert same["miou_lookup"] == [1.0] * 4 and np.isnan(same["miou"]).all(), "no class head: only the lookup reads classes"
+    flipped = frame_scores(np.ascontiguousarray(rgb[:, ::-1]), None, truth, palette)
+    assert flipped["miou_lookup"] == [0.0] * 4
+    assert context_palette(rgb, None) is None
+    assert np.isnan(frame_scores(rgb, None, {"rgb": rgb}, palette)["miou_lookup"]).all(), "no true block ids, nothing to read against"

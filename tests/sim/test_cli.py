@@ -151,6 +151,17 @@ def test_bench_revisit_reports_models_beside_references_and_resumes(encoded, tmp
         again = run_revisit_bench([tmp_path / "run"], encoded / "data", report, cfg)
     assert again["summary"] == json.loads(json.dumps(first["summary"]))
 
+    # a record saved before a metric existed is scored again, the others are kept
+    stale = next((report / "episodes").glob("*.run.json"))
+    saved = json.loads(stale.read_text())
+    del saved["scores"]["miou_lookup"]
+    stale.write_text(json.dumps(saved))
+    rescored = []
+    with monkeypatch.context() as patched:
+        patched.setattr(revisit_bench, "rollout", lambda *a, **k: rescored.append(1) or real_rollout(*a, **k))
+        run_revisit_bench([tmp_path / "run"], encoded / "data", report, cfg)
+    assert len(rescored) == 1 and "miou_lookup" in json.loads(stale.read_text())["scores"]
+
     # other weights under the same name, or another protocol, are rolled out again, not mixed in
     assert train_sim(encoded, tmp_path / "other" / "run", 1, "--seed", "5") == 0
     rolled = []
