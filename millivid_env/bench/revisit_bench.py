@@ -128,7 +128,7 @@ def run_revisit_bench(sims: list[Path], data: Path, out: Path, cfg: RevisitBench
     progress = tqdm(total=len(refs) * (len(REFERENCES) + len(models)), desc="bench revisit", unit="rollout")
     for index, ref in enumerate(refs):
         episode, truth = episode_truth(first, data, ref, cfg)
-        other, _ = episode_truth(first, data, refs[(index + 1) % len(refs)], cfg)
+        other, _ = read_encoded(data, refs[(index + 1) % len(refs)], first.cfg.codec, first.cfg.tokenizer_id)  # chance needs its latents only
         gaps = revisit_gaps(truth["pose"], cfg)
         for name in [*REFERENCES, *models]:
             path = done / f"{ref.name}.{name}.json"
